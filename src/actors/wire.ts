@@ -1,0 +1,174 @@
+/**
+ * The wire between the host and a shard's worker. Shared by both sides.
+ *
+ * Two channels per shard:
+ * - **data port** (the hot path, msgpackr, buffers transferred):
+ *   host → worker `{ batch }`: concatenated msgpack values `key₁ event₁ key₂ event₂ …`;
+ *   worker → host `{ acks, notes? }`: `acks` counts the batches fully processed (in order, so the
+ *   host keeps them in a FIFO); `notes` are msgpack-packed `Note` tuples (snapshots of watched
+ *   sessions, sessions that finished or crashed, events for sessions the worker does not hold).
+ * - **control port** (comlink, plain request/response): the `ShardApi` below.
+ *
+ * In a batch, the value after a key is either an event (always an object) or one of the numbers
+ * `WATCH_ON` / `WATCH_OFF`: subscribing travels in band, so it is ordered with the session's
+ * events and a subscriber sees every state change after the events it was sent before.
+ *
+ * Sessions are named on the wire by a numeric `key` the host assigns per incarnation, never by
+ * id: a message for an old incarnation can never reach a new session that reused its id.
+ */
+import { Packr } from 'msgpackr';
+
+/** Host → worker on the data port. */
+export interface BatchMessage {
+  batch: ArrayBuffer;
+}
+
+/** Worker → host on the data port. */
+export interface WorkerMessage {
+  acks: number;
+  notes?: ArrayBuffer;
+}
+
+export const WATCH_OFF = 0;
+export const WATCH_ON = 1;
+
+export const NOTE_SNAPSHOT = 1;
+export const NOTE_DONE = 2;
+export const NOTE_CRASHED = 3;
+export const NOTE_UNDELIVERED = 4;
+
+/** What a worker tells the host about one session. */
+export type Note =
+  | [typeof NOTE_SNAPSHOT, key: number, snapshot: WireSnapshot]
+  | [typeof NOTE_DONE, key: number, snapshot: WireSnapshot]
+  | [typeof NOTE_CRASHED, key: number, error: WireError]
+  | [typeof NOTE_UNDELIVERED, key: number, event: unknown];
+
+/** The part of a machine snapshot that crosses threads (a persisted snapshot). */
+export interface WireSnapshot {
+  status: 'active' | 'done' | 'error' | 'stopped';
+  value: unknown;
+  context: unknown;
+  output?: unknown;
+  error?: unknown;
+  historyValue?: unknown;
+  children?: unknown;
+}
+
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export interface SpawnRequest {
+  key: number;
+  id: string;
+  kind: string;
+  input: unknown;
+}
+
+/** `null` when the session started; otherwise why it did not. */
+export type SpawnResult = WireError | null;
+
+/**
+ * How a session's shutdown ended: it reached a final state, it had no shutdown handler and was
+ * stopped at once, it ran past the timeout and was stopped by force, its shutdown threw, or the
+ * worker no longer held it.
+ */
+export type StopOutcome = 'final' | 'no-handler' | 'forced' | 'failed' | 'not-found';
+
+export interface StopResult {
+  outcome: StopOutcome;
+  error?: WireError;
+}
+
+/** The worker's control surface, called over comlink. */
+export interface ShardApi {
+  /** Imports every machine module; rejects with the module URL and the cause. */
+  init(): Promise<void>;
+  spawn(requests: SpawnRequest[]): SpawnResult[];
+  stop(key: number, timeoutMs: number): Promise<StopResult>;
+  snapshot(key: number): WireSnapshot | undefined;
+  ping(): number;
+  stats(): ShardStats;
+  /** Shuts every session down in parallel (the shutdown contract), then ends the shard task. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export interface ShardStats {
+  sessions: number;
+  eventsProcessed: number;
+  heapUsed: number;
+}
+
+/** What the piscina task receives: the ports are transferred. */
+export interface ShardInit {
+  shard: number;
+  machines: Array<[kind: string, url: string]>;
+  dataPort: import('node:worker_threads').MessagePort;
+  controlPort: import('node:worker_threads').MessagePort;
+}
+
+/** The event the runtime sends to ask a session to shut down. */
+export const SHUTDOWN_EVENT = { type: 'actorhost.shutdown' } as const;
+
+export function createPackr(): Packr {
+  // Plain msgpack maps, no shared record structures: each side can decode any buffer alone,
+  // which a replaced worker needs.
+  return new Packr({ useRecords: false, moreTypes: false });
+}
+
+export function toWireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+export function fromWireError(wire: WireError): Error {
+  const error = new Error(wire.message);
+  error.name = wire.name;
+  if (wire.stack) error.stack = wire.stack;
+  return error;
+}
+
+/**
+ * Why `value` cannot cross a thread boundary intact, or `undefined` when it can.
+ * Allowed: null, booleans, numbers, strings, bigints, Dates, byte arrays, arrays and plain
+ * objects of those. msgpackr would silently drop a function or flatten a Map, so they are
+ * refused here, where the caller can still be told.
+ */
+export function findUnserializable(value: unknown, path = 'event', depth = 0): string | undefined {
+  if (depth > 64) return `${path} is nested more than 64 levels deep (or is circular)`;
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return undefined;
+    case 'function':
+      return `${path} is a function; events must be plain data`;
+    case 'symbol':
+      return `${path} is a symbol; events must be plain data`;
+  }
+  if (value === null || value instanceof Date || value instanceof Uint8Array) return undefined;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const problem = findUnserializable(value[index], `${path}[${index}]`, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const name = (proto?.constructor?.name as string | undefined) ?? 'unknown';
+    return `${path} is a ${name}; only plain objects, arrays and primitives cross threads`;
+  }
+  for (const key in value as Record<string, unknown>) {
+    const problem = findUnserializable((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}

@@ -1,0 +1,150 @@
+/**
+ * Every error actorhost raises, in one place. Each class has a stable `code` and a message that
+ * says what to do; catch them with `instanceof` or by `code`.
+ *
+ * @example
+ * ```ts
+ * import { UnknownSessionError } from 'actorhost';
+ * try {
+ *   await runtime.send('conv-9', { type: 'PING' });
+ * } catch (error) {
+ *   if (error instanceof UnknownSessionError) console.log(error.code); // 'ERR_UNKNOWN_SESSION'
+ * }
+ * ```
+ */
+export class ActorhostError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option passed to `createRuntime` breaks a rule; the message names the option and the rule. */
+export class InvalidOptionError extends ActorhostError {
+  constructor(message: string) {
+    super('ERR_INVALID_OPTION', message);
+  }
+}
+
+/** `spawn` named a machine kind that was not registered in `createRuntime({ machines })`. */
+export class UnknownMachineError extends ActorhostError {
+  readonly kind: string;
+
+  constructor(kind: string, known: readonly string[]) {
+    super(
+      'ERR_UNKNOWN_MACHINE',
+      `Unknown machine "${kind}"; known: ${known.join(', ') || '(none)'}. ` +
+        'Register it in createRuntime({ machines: { name: new URL(...) } }).',
+    );
+    this.kind = kind;
+  }
+}
+
+/** A machine module failed to import in a worker or on the host, or exports no machine. */
+export class MachineModuleError extends ActorhostError {
+  readonly url: string;
+
+  constructor(url: string, reason: string, cause?: unknown) {
+    super('ERR_MACHINE_MODULE', `Machine module ${url} ${reason}`, { cause });
+    this.url = url;
+  }
+}
+
+/** `spawn` used an id that a live session already has. */
+export class DuplicateSessionError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string) {
+    super(
+      'ERR_DUPLICATE_SESSION',
+      `Session "${sessionId}" already exists; stop it first or spawn with { replace: true }.`,
+    );
+    this.sessionId = sessionId;
+  }
+}
+
+/** The id names no live session. */
+export class UnknownSessionError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, detail = 'it was never spawned, or it has stopped') {
+    super('ERR_UNKNOWN_SESSION', `Unknown session "${sessionId}": ${detail}. Spawn it first.`);
+    this.sessionId = sessionId;
+  }
+}
+
+/** The event is not an object with a string `type`, is not plain serializable data, or is too large. */
+export class InvalidEventError extends ActorhostError {
+  constructor(reason: string) {
+    super('ERR_INVALID_EVENT', `Invalid event: ${reason}`);
+  }
+}
+
+/** The session's mailbox holds `mailbox.capacity` events that are not yet processed. */
+export class MailboxFullError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, capacity: number) {
+    super(
+      'ERR_MAILBOX_FULL',
+      `Mailbox of session "${sessionId}" is full (${capacity} events waiting); ` +
+        'wait for it to drain (await runtime.waitFor or retry later) or raise options.mailbox.capacity.',
+    );
+    this.sessionId = sessionId;
+  }
+}
+
+/** The runtime was shut down (or is shutting down); create a new one. */
+export class RuntimeClosedError extends ActorhostError {
+  constructor(operation: string) {
+    super(
+      'ERR_RUNTIME_CLOSED',
+      `Cannot ${operation}: the runtime has been shut down. Create a new runtime with createRuntime().`,
+    );
+  }
+}
+
+/** `waitFor` saw no matching snapshot within `timeoutMs`. */
+export class WaitForTimeoutError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, timeoutMs: number) {
+    super(
+      'ERR_WAIT_FOR_TIMEOUT',
+      `waitFor("${sessionId}") saw no matching snapshot within ${timeoutMs} ms; ` +
+        'raise timeoutMs or check the predicate.',
+    );
+    this.sessionId = sessionId;
+  }
+}
+
+/** A worker could not start (for example, it ran out of memory while loading the machines). */
+export class WorkerStartError extends ActorhostError {
+  constructor(shard: number, cause: unknown) {
+    super(
+      'ERR_WORKER_START',
+      `Worker for shard ${shard} failed to start: ${describeCause(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** The session failed: its machine threw, or its worker died. Carries the original cause. */
+export class SessionCrashedError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, cause: unknown) {
+    super('ERR_SESSION_CRASHED', `Session "${sessionId}" crashed: ${describeCause(cause)}`, { cause });
+    this.sessionId = sessionId;
+  }
+}
+
+/** A one-line description of any thrown value, for messages. */
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  if (cause && typeof cause === 'object' && 'message' in cause) return String(cause.message);
+  return String(cause);
+}

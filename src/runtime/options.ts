@@ -1,0 +1,164 @@
+/**
+ * `createRuntime` options: their types, their defaults, and the checks that turn a bad option
+ * into an `InvalidOptionError` naming the option and the rule.
+ */
+import { availableParallelism } from 'node:os';
+import { pino, type Logger } from 'pino';
+import type { ResourceLimits } from 'node:worker_threads';
+import { InvalidOptionError } from '../errors.js';
+
+/** One partition of sessions with its own bound. */
+export interface PoolOptions {
+  /** Live sessions the pool holds before spawning into it evicts. Default: unbounded. */
+  capacity?: number;
+  /** A session touched within this many milliseconds is never evicted. Default: 0. */
+  recencyFloorMs?: number;
+}
+
+export interface RuntimeOptions {
+  /** Machine kinds: name → URL of an ES module whose default export is the XState machine. */
+  machines: Record<string, URL | string>;
+  /** Worker threads, one shard each. Default: `availableParallelism() - 1`, at least 1. */
+  workers?: number;
+  /** Session pools. A pool named `default` (unbounded) exists unless you define it. */
+  pools?: Record<string, PoolOptions>;
+  /** Milliseconds a session may take to shut down before it is stopped by force. Default: 5000. */
+  shutdownTimeoutMs?: number;
+  /** Per-session mailbox: events accepted but not yet processed. Default: `{ capacity: 1024 }`. */
+  mailbox?: { capacity?: number };
+  /** Largest encoded event `send` accepts, in bytes. Default: 1 MiB. */
+  maxEventBytes?: number;
+  /** V8 limits for each worker (piscina's `resourceLimits`). */
+  resourceLimits?: ResourceLimits;
+  /** A pino logger; used as given. Default: pino at `info`. */
+  logger?: Logger;
+}
+
+export interface ResolvedPool {
+  readonly name: string;
+  readonly capacity: number;
+  readonly recencyFloorMs: number;
+}
+
+export interface ResolvedOptions {
+  readonly machines: ReadonlyMap<string, string>;
+  readonly workers: number;
+  readonly pools: ReadonlyMap<string, ResolvedPool>;
+  readonly shutdownTimeoutMs: number;
+  readonly mailboxCapacity: number;
+  readonly maxEventBytes: number;
+  readonly resourceLimits: ResourceLimits | undefined;
+  readonly logger: Logger;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'machines',
+  'workers',
+  'pools',
+  'shutdownTimeoutMs',
+  'mailbox',
+  'maxEventBytes',
+  'resourceLimits',
+  'logger',
+]);
+
+export const DEFAULT_POOL = 'default';
+
+/** Checks every option and fills in the defaults. Throws `InvalidOptionError`. */
+export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError(`options must be an object with at least { machines } (got ${show(options)})`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new InvalidOptionError(
+        `options.${key} is not an option of createRuntime; known: ${[...KNOWN_OPTIONS].join(', ')}`,
+      );
+    }
+  }
+  return {
+    machines: resolveMachines(options.machines),
+    workers: positiveInteger('options.workers', options.workers, Math.max(1, availableParallelism() - 1)),
+    pools: resolvePools(options.pools),
+    shutdownTimeoutMs: nonNegativeInteger('options.shutdownTimeoutMs', options.shutdownTimeoutMs, 5_000),
+    mailboxCapacity: positiveInteger(
+      'options.mailbox.capacity',
+      objectOption('options.mailbox', options.mailbox).capacity,
+      1_024,
+    ),
+    maxEventBytes: positiveInteger('options.maxEventBytes', options.maxEventBytes, 1024 * 1024),
+    resourceLimits: options.resourceLimits === undefined
+      ? undefined
+      : objectOption('options.resourceLimits', options.resourceLimits),
+    logger: options.logger ?? pino({ level: 'info' }),
+  };
+}
+
+function resolveMachines(machines: RuntimeOptions['machines']): Map<string, string> {
+  if (machines === null || typeof machines !== 'object' || Object.keys(machines).length === 0) {
+    throw new InvalidOptionError(
+      `options.machines must map at least one kind to a module URL, e.g. { agent: new URL('./agent.machine.js', import.meta.url) } (got ${show(machines)})`,
+    );
+  }
+  const resolved = new Map<string, string>();
+  for (const [kind, url] of Object.entries(machines)) {
+    let href: string;
+    try {
+      href = new URL(String(url)).href;
+    } catch {
+      throw new InvalidOptionError(
+        `options.machines.${kind} must be an absolute module URL such as new URL('./${kind}.machine.js', import.meta.url) (got ${show(url)})`,
+      );
+    }
+    resolved.set(kind, href);
+  }
+  return resolved;
+}
+
+function resolvePools(pools: RuntimeOptions['pools']): Map<string, ResolvedPool> {
+  const resolved = new Map<string, ResolvedPool>();
+  for (const [name, pool] of Object.entries(objectOption('options.pools', pools))) {
+    const path = `options.pools.${name}`;
+    const given = objectOption(path, pool);
+    resolved.set(name, {
+      name,
+      capacity: given.capacity === Infinity ? Infinity : positiveInteger(`${path}.capacity`, given.capacity, Infinity),
+      recencyFloorMs: nonNegativeInteger(`${path}.recencyFloorMs`, given.recencyFloorMs, 0),
+    });
+  }
+  if (!resolved.has(DEFAULT_POOL)) {
+    resolved.set(DEFAULT_POOL, { name: DEFAULT_POOL, capacity: Infinity, recencyFloorMs: 0 });
+  }
+  return resolved;
+}
+
+function objectOption<T extends object>(name: string, value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError(`${name} must be an object (got ${show(value)})`);
+  }
+  return value;
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(`${name} must be a positive integer (got ${show(value)})`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(`${name} must be a non-negative integer (got ${show(value)})`);
+  }
+  return value;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
