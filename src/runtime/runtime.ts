@@ -24,7 +24,6 @@ import {
   UnknownSessionError,
   WaitForTimeoutError,
   WorkerStartError,
-  describeCause,
 } from '../errors.js';
 import {
   NOTE_CRASHED,
@@ -193,7 +192,10 @@ export class Runtime {
       // Another spawn may have taken the id while the old session shut down.
       if (this.#byId.has(id)) throw new DuplicateSessionError(id);
     }
-    const shard = await this.#pickShard();
+    // Placement and registration happen in the same synchronous step, so concurrent spawns see
+    // each other's load.
+    const shard = this.#leastLoadedShard() ?? (await this.#replacementShard());
+    if (this.#byId.has(id)) throw new DuplicateSessionError(id);
     const record = new SessionRecord(id, this.#nextKey++, kind, pool, shard, Date.now());
     this.#register(record);
     const startup = shard.spawn({ key: record.key, id, kind, input });
@@ -474,17 +476,20 @@ export class Runtime {
     return record;
   }
 
-  async #pickShard(): Promise<Shard> {
+  #leastLoadedShard(): Shard | undefined {
     let best: Shard | undefined;
     for (const shard of this.#shards) {
       if (shard?.alive && (best === undefined || shard.sessions < best.sessions)) best = shard;
     }
-    if (best) return best;
-    if (this.#replacements.size > 0) {
-      await Promise.allSettled([...this.#replacements.values()]);
-      this.#assertOpen('spawn');
-      return this.#pickShard();
-    }
+    return best;
+  }
+
+  /** Every worker is down: wait for the replacements under way, if any. */
+  async #replacementShard(): Promise<Shard> {
+    await Promise.allSettled([...this.#replacements.values()]);
+    this.#assertOpen('spawn');
+    const shard = this.#leastLoadedShard();
+    if (shard) return shard;
     throw new WorkerStartError(-1, new Error('no worker is alive and none could be started; see the logged workerExit causes'));
   }
 
