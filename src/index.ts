@@ -4,6 +4,7 @@
  */
 export { createRuntime, Runtime } from './runtime/runtime.js';
 export type {
+  MemoryReport,
   RuntimeEvents,
   RuntimeStats,
   SessionEvent,

@@ -23,6 +23,7 @@ import {
   WATCH_OFF,
   WATCH_ON,
   createPackr,
+  toTransferable,
   toWireError,
   type Note,
   type ShardStats,
@@ -113,7 +114,7 @@ export class ShardHost {
 
   /** Processes one batch from the host, then acknowledges it together with any notes. */
   handleBatch(batch: ArrayBuffer): void {
-    const values = this.#packr.unpackMultiple(new Uint8Array(batch)) as unknown[];
+    const values = this.#packr.unpack(new Uint8Array(batch)) as unknown[];
     for (let index = 0; index < values.length; index += 2) {
       const key = values[index] as number;
       const event = values[index + 1] as { type: string } | typeof WATCH_ON | typeof WATCH_OFF;
@@ -161,7 +162,9 @@ export class ShardHost {
     return session && this.#wireSnapshot(session.actor);
   }
 
-  stats(): ShardStats {
+  stats(collectGarbage = false): ShardStats {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (collectGarbage && gc) gc();
     return {
       sessions: this.#sessions.size,
       eventsProcessed: this.#eventsProcessed,
@@ -201,10 +204,8 @@ export class ShardHost {
       if (acks > 0) this.#post({ acks }, []);
       return;
     }
-    const packed = this.#packr.pack(this.#outbox);
+    const notes = toTransferable(this.#packr.pack(this.#outbox));
     this.#outbox = [];
-    // The packr reuses its buffer: copy the bytes out before transferring them.
-    const notes = packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
     this.#post({ acks, notes }, [notes]);
   }
 }

@@ -18,10 +18,10 @@ export default async function runShard({ machines, dataPort, controlPort }: Shar
   const api: ShardApi = {
     init: () => host.init(),
     spawn: (requests) => host.spawn(requests),
-    stop: (key, timeoutMs) => host.stop(key, timeoutMs),
+    stop: (requests) => Promise.all(requests.map(({ key, timeoutMs }) => host.stop(key, timeoutMs))),
     snapshot: (key) => host.snapshot(key),
     ping: () => Date.now(),
-    stats: () => host.stats(),
+    stats: (collectGarbage) => host.stats(collectGarbage),
     close: async (timeoutMs) => {
       await host.stopAll(timeoutMs);
       // Let comlink post this call's answer before the ports close.

@@ -3,7 +3,7 @@
  *
  * Two channels per shard:
  * - **data port** (the hot path, msgpackr, buffers transferred):
- *   host → worker `{ batch }`: concatenated msgpack values `key₁ event₁ key₂ event₂ …`;
+ *   host → worker `{ batch }`: one msgpack array `[key₁, event₁, key₂, event₂, …]`;
  *   worker → host `{ acks, notes? }`: `acks` counts the batches fully processed (in order, so the
  *   host keeps them in a FIFO); `notes` are msgpack-packed `Note` tuples (snapshots of watched
  *   sessions, sessions that finished or crashed, events for sessions the worker does not hold).
@@ -18,7 +18,7 @@
  */
 import { Packr } from 'msgpackr';
 
-/** Host → worker on the data port. */
+/** Host → worker on the data port: a msgpack array `[key₁, event₁, key₂, event₂, …]`. */
 export interface BatchMessage {
   batch: ArrayBuffer;
 }
@@ -78,6 +78,11 @@ export type SpawnResult = WireError | null;
  */
 export type StopOutcome = 'final' | 'no-handler' | 'forced' | 'failed' | 'not-found';
 
+export interface StopRequest {
+  key: number;
+  timeoutMs: number;
+}
+
 export interface StopResult {
   outcome: StopOutcome;
   error?: WireError;
@@ -88,10 +93,12 @@ export interface ShardApi {
   /** Imports every machine module; rejects with the module URL and the cause. */
   init(): Promise<void>;
   spawn(requests: SpawnRequest[]): SpawnResult[];
-  stop(key: number, timeoutMs: number): Promise<StopResult>;
+  /** Shuts sessions down in parallel; answers in request order. */
+  stop(requests: StopRequest[]): Promise<StopResult[]>;
   snapshot(key: number): WireSnapshot | undefined;
   ping(): number;
-  stats(): ShardStats;
+  /** With `collectGarbage` (and the host started with `--expose-gc`), collects first. */
+  stats(collectGarbage?: boolean): ShardStats;
   /** Shuts every session down in parallel (the shutdown contract), then ends the shard task. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -113,6 +120,11 @@ export interface ShardInit {
 /** The event the runtime sends to ask a session to shut down. */
 export const SHUTDOWN_EVENT = { type: 'actorhost.shutdown' } as const;
 
+/** Copies the bytes a packr returned (it reuses its buffer) into an ArrayBuffer to transfer. */
+export function toTransferable(packed: Uint8Array): ArrayBuffer {
+  return packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
+}
+
 export function createPackr(): Packr {
   // Plain msgpack maps, no shared record structures: each side can decode any buffer alone,
   // which a replaced worker needs.
@@ -131,6 +143,84 @@ export function fromWireError(wire: WireError): Error {
   error.name = wire.name;
   if (wire.stack) error.stack = wire.stack;
   return error;
+}
+
+const UNSERIALIZABLE = Symbol('unserializable');
+
+/**
+ * Copies plain serializable data and estimates an upper bound of its msgpack size, in one walk.
+ * `send` copies because the caller may mutate the event once `send` returns, and the batch is
+ * encoded later, at flush: one `pack` per batch instead of one per event (measured: a `pack`
+ * call per small event cost ~0.7 µs on the host; the copy costs a fraction of that).
+ */
+export class PlainCopier {
+  /** Upper bound of the last copy's msgpack size, in bytes (Infinity when unknown). */
+  bytes = 0;
+
+  /** The copy, or `undefined` when `value` is not plain data (`findUnserializable` says why). */
+  copy<T>(value: T): T | undefined {
+    this.bytes = 0;
+    const copy = this.#copy(value, 0);
+    return copy === UNSERIALIZABLE ? undefined : (copy as T);
+  }
+
+  #copy(value: unknown, depth: number): unknown {
+    switch (typeof value) {
+      case 'string':
+        this.bytes += 5 + 3 * value.length;
+        return value;
+      case 'number':
+        this.bytes += 9;
+        return value;
+      case 'boolean':
+      case 'undefined':
+        this.bytes += 1;
+        return value;
+      case 'bigint':
+        this.bytes = Infinity;
+        return value;
+      case 'object':
+        break;
+      default:
+        return UNSERIALIZABLE;
+    }
+    if (value === null) {
+      this.bytes += 1;
+      return value;
+    }
+    if (depth > 64) return UNSERIALIZABLE;
+    if (Array.isArray(value)) {
+      this.bytes += 5;
+      const copy = new Array<unknown>(value.length);
+      for (let index = 0; index < value.length; index++) {
+        const item = this.#copy(value[index], depth + 1);
+        if (item === UNSERIALIZABLE) return item;
+        copy[index] = item;
+      }
+      return copy;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      this.bytes += 5;
+      const copy: Record<string, unknown> = {};
+      for (const key in value as Record<string, unknown>) {
+        const item = this.#copy((value as Record<string, unknown>)[key], depth + 1);
+        if (item === UNSERIALIZABLE) return item;
+        this.bytes += 5 + 3 * key.length;
+        copy[key] = item;
+      }
+      return copy;
+    }
+    if (value instanceof Date) {
+      this.bytes += 15;
+      return new Date(value.getTime());
+    }
+    if (value instanceof Uint8Array) {
+      this.bytes += 5 + value.byteLength;
+      return value.slice();
+    }
+    return UNSERIALIZABLE;
+  }
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   NOTE_UNDELIVERED,
   WATCH_OFF,
   WATCH_ON,
+  PlainCopier,
   createPackr,
   findUnserializable,
   fromWireError,
@@ -94,6 +95,14 @@ export interface RuntimeStats {
   shards: Array<{ shard: number; sessions: number; alive: boolean; eventsAccepted: number }>;
 }
 
+export interface MemoryReport {
+  /** The host's heap in use, in bytes. */
+  host: number;
+  /** Each worker's heap in use, in bytes, by shard index. */
+  shards: number[];
+  total: number;
+}
+
 export interface RuntimeEvents {
   /** A session failed (its machine threw, or its worker died). */
   crashed: { id: string; kind: string; pool: string; error: Error };
@@ -127,7 +136,7 @@ export class Runtime {
   readonly #stopping = new Map<SessionRecord, Promise<void>>();
   readonly #handlers = new Map<keyof RuntimeEvents, Set<(payload: never) => void>>();
   readonly #packr = createPackr();
-  readonly #markers = [WATCH_OFF, WATCH_ON].map((marker) => this.#packr.pack(marker).slice());
+  readonly #copier = new PlainCopier();
   #nextKey = 1;
   #closed = false;
   #shutdown: Promise<void> | undefined;
@@ -237,13 +246,7 @@ export class Runtime {
   }
 
   #ref(id: string): SessionRef {
-    return {
-      id,
-      send: (event) => this.send(id, event),
-      getSnapshot: () => this.getSnapshot(id),
-      subscribe: (listener) => this.subscribe(id, listener),
-      stop: () => this.stop(id),
-    };
+    return new SessionHandle(this, id);
   }
 
   /** Queues `event` for the session; resolves once it is accepted (see the contract above). */
@@ -257,22 +260,26 @@ export class Runtime {
         new InvalidEventError(`expected an object with a string "type", such as { type: 'USER_MESSAGE' } (got ${describeValue(event)})`),
       );
     }
-    const problem = findUnserializable(event);
-    if (problem) return Promise.reject(new InvalidEventError(problem));
+    const copy = this.#copier.copy(event);
+    if (copy === undefined) return Promise.reject(new InvalidEventError(findUnserializable(event)!));
     const capacity = this.#options.mailboxCapacity;
     if (record.inFlight >= capacity) return Promise.reject(new MailboxFullError(id, capacity));
-    const encoded = this.#packr.pack(event);
-    if (encoded.length > this.#options.maxEventBytes) {
-      return Promise.reject(
-        new InvalidEventError(
-          `"${event.type}" is ${encoded.length} bytes encoded; the limit is options.maxEventBytes = ${this.#options.maxEventBytes}. Send a reference to large data instead.`,
-        ),
-      );
+    const limit = this.#options.maxEventBytes;
+    // The copier's estimate is an upper bound: encode only when it might be over the limit.
+    if (this.#copier.bytes > limit) {
+      const size = this.#packr.pack(copy).length;
+      if (size > limit) {
+        return Promise.reject(
+          new InvalidEventError(
+            `"${event.type}" is ${size} bytes encoded; the limit is options.maxEventBytes = ${limit}. Send a reference to large data instead.`,
+          ),
+        );
+      }
     }
     record.accepted++;
     record.lastActiveAt = Date.now();
-    if (record.status === 'starting') (record.pending ??= []).push(encoded.slice());
-    else record.shard.enqueue(record.key, encoded, record);
+    if (record.status === 'starting') (record.pending ??= []).push(copy);
+    else record.shard.enqueue(record.key, copy, record);
     return RESOLVED;
   }
 
@@ -404,7 +411,7 @@ export class Runtime {
     if (!record.ended) {
       const log = this.#sessionLogger(record);
       try {
-        const result = await record.shard.call((api) => api.stop(record.key, this.#options.shutdownTimeoutMs));
+        const result = await record.shard.stop(record.key, this.#options.shutdownTimeoutMs);
         if (result.outcome === 'failed') {
           log.error({ err: result.error && fromWireError(result.error) }, 'session shutdown threw; it is stopped');
         } else if (result.outcome === 'forced') {
@@ -448,6 +455,23 @@ export class Runtime {
         eventsAccepted: shard.eventsAccepted,
       })),
     };
+  }
+
+  /**
+   * Heap in use on the host and in each worker, in bytes. With `collectGarbage` (and the process
+   * started with `node --expose-gc`), each thread collects first, so the figures are live data.
+   */
+  async measureMemory({ collectGarbage = false } = {}): Promise<MemoryReport> {
+    this.#assertOpen('measureMemory');
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (collectGarbage && gc) gc();
+    const host = process.memoryUsage().heapUsed;
+    const shards = await Promise.all(
+      this.#shards.map((shard) =>
+        shard.alive ? shard.call((api) => api.stats(collectGarbage)).then((stats) => stats.heapUsed) : 0,
+      ),
+    );
+    return { host, shards, total: shards.reduce((sum, heap) => sum + heap, host) };
   }
 
   /** Shuts every session down in parallel, then closes every worker. Idempotent. */
@@ -520,15 +544,12 @@ export class Runtime {
     const pending = record.pending;
     record.pending = undefined;
     if (!pending) return;
-    for (const entry of pending) {
-      if (typeof entry === 'number') record.shard.enqueue(record.key, this.#markers[entry]!, UNCOUNTED);
-      else record.shard.enqueue(record.key, entry, record);
-    }
+    for (const entry of pending) record.shard.enqueue(record.key, entry, typeof entry === 'number' ? UNCOUNTED : record);
   }
 
   #enqueueMarker(record: SessionRecord, marker: number): void {
     if (record.status === 'starting') (record.pending ??= []).push(marker);
-    else record.shard.enqueue(record.key, this.#markers[marker]!, UNCOUNTED);
+    else record.shard.enqueue(record.key, marker, UNCOUNTED);
   }
 
   #resolveSnapshot(record: SessionRecord, wire: WireSnapshot): AnyMachineSnapshot {
@@ -624,6 +645,33 @@ export class Runtime {
 
   #sessionLogger(record: SessionRecord): Logger {
     return record.shard.logger.child({ sessionId: record.id });
+  }
+}
+
+/** One object per handle, methods on the prototype: spawning allocates no closures for it. */
+class SessionHandle implements SessionRef {
+  readonly #runtime: Runtime;
+  readonly id: string;
+
+  constructor(runtime: Runtime, id: string) {
+    this.#runtime = runtime;
+    this.id = id;
+  }
+
+  send(event: SessionEvent): Promise<void> {
+    return this.#runtime.send(this.id, event);
+  }
+
+  getSnapshot(): Promise<AnyMachineSnapshot> {
+    return this.#runtime.getSnapshot(this.id);
+  }
+
+  subscribe(listener: SnapshotListener | Partial<Observer<AnyMachineSnapshot>>): () => void {
+    return this.#runtime.subscribe(this.id, listener);
+  }
+
+  stop(): Promise<void> {
+    return this.#runtime.stop(this.id);
   }
 }
 

@@ -23,8 +23,8 @@ export class SessionRecord implements Mailbox {
   /** Set once the record has left the registry; `endCause` says why when it failed. */
   ended = false;
   endCause: Error | undefined;
-  /** What was sent while the session was starting, in order: encoded events, or watch markers. */
-  pending: Array<Uint8Array | number> | undefined;
+  /** What was sent while the session was starting, in order: copied events, or watch markers. */
+  pending: unknown[] | undefined;
   /** Settles when the worker has answered the spawn; set only while starting. */
   startup: Promise<unknown> | undefined;
   observers: Set<Partial<Observer<AnyMachineSnapshot>>> | undefined;

@@ -1,0 +1,235 @@
+// The core scenario: N idle sessions, then M trivial events, measured the same way on
+// actorhost and on its two baselines in the same run.
+import { Worker } from 'node:worker_threads';
+import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import { pino } from 'pino';
+import { createRuntime, type Runtime } from '../../src/index.js';
+import { collectGarbage, drive, driveAtRate, percentile, until, withLoopDelay } from '../measure.js';
+
+export interface CoreConfig {
+  sessions: number;
+  events: number;
+  workers: number;
+  /** Sends per turn of the event loop while driving load. */
+  chunk: number;
+  latencySamples: number;
+  /** Events of the warm-up round (over `sessions` sessions) every subject gets first. */
+  warmupEvents: number;
+}
+
+export interface CoreResult {
+  /** The first `sessions` spawns on fresh threads: cold code, a heap still growing. */
+  coldSpawnPerSec: number;
+  spawnPerSec: number;
+  bytesPerIdleSession: number;
+  eventsPerSec: number;
+  loopDelayP99Ms: number;
+  latencyP50Us: number;
+  latencyP99Us: number;
+  /** The background load the latency was measured under (10% of this subject's peak). */
+  latencyLoadEventsPerSec: number;
+}
+
+/** What each subject must offer the measuring code. */
+interface Subject {
+  /** Adds `count` sessions; they are numbered on from the last, starting at 0 after `stopAll`. */
+  spawnAll(count: number): Promise<void>;
+  stopAll(): Promise<void>;
+  memory(): Promise<number>;
+  send(index: number): void;
+  settled(): boolean;
+  /** Subscribes to session `index`; `onChange` runs on each of its snapshots. */
+  watch(index: number, onChange: () => void): void;
+  close(): Promise<void>;
+}
+
+const MACHINE_URL = new URL('../machines/counter.machine.js', import.meta.url);
+const INC = { type: 'INC' } as const;
+
+export async function measure(subject: Subject, config: CoreConfig): Promise<CoreResult> {
+  // Warm-up at full size, then everything stopped: every subject is then measured on optimized
+  // code and a grown heap (a fresh worker spawned ~2.5× slower than a warm one, measured).
+  const { sessions } = config;
+  const coldStarted = performance.now();
+  await subject.spawnAll(sessions);
+  const coldSpawnMs = performance.now() - coldStarted;
+  await drive(config.warmupEvents, config.chunk, (i) => subject.send(i % sessions));
+  await until(() => subject.settled());
+  await subject.stopAll();
+
+  const before = await subject.memory();
+  const spawnStarted = performance.now();
+  // One extra session is the latency probe; it takes no background load.
+  await subject.spawnAll(sessions + 1);
+  const spawnMs = performance.now() - spawnStarted;
+  const after = await subject.memory();
+
+  const throughputStarted = performance.now();
+  const { loopDelayP99Ms } = await withLoopDelay(async () => {
+    await drive(config.events, config.chunk, (i) => subject.send(i % sessions));
+    await until(() => subject.settled());
+  });
+  const eventsPerSec = config.events / ((performance.now() - throughputStarted) / 1000);
+
+  const latencyLoadEventsPerSec = Math.round(eventsPerSec / 10);
+  const samples: number[] = [];
+  let sentAt = 0;
+  let answered: (() => void) | undefined;
+  const probeIndex = sessions;
+  subject.watch(probeIndex, () => {
+    samples.push((performance.now() - sentAt) * 1000);
+    answered?.();
+  });
+  const probe = (async () => {
+    for (let i = 0; i < config.latencySamples; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const seen = new Promise<void>((resolve) => (answered = resolve));
+      sentAt = performance.now();
+      subject.send(probeIndex);
+      await seen;
+    }
+  })();
+  let background = true;
+  const load = (async () => {
+    while (background) await driveAtRate(latencyLoadEventsPerSec, 200, (i) => subject.send(i % sessions));
+  })();
+  await probe;
+  background = false;
+  await load;
+  await until(() => subject.settled());
+  samples.sort((a, b) => a - b);
+
+  await subject.close();
+  return {
+    coldSpawnPerSec: sessions / (coldSpawnMs / 1000),
+    spawnPerSec: (sessions + 1) / (spawnMs / 1000),
+    bytesPerIdleSession: (after - before) / (sessions + 1),
+    eventsPerSec,
+    loopDelayP99Ms,
+    latencyP50Us: percentile(samples, 50),
+    latencyP99Us: percentile(samples, 99),
+    latencyLoadEventsPerSec,
+  };
+}
+
+/** actorhost itself. */
+export async function actorhostSubject(workers: number): Promise<Subject> {
+  const runtime: Runtime = await createRuntime({
+    machines: { counter: MACHINE_URL },
+    workers,
+    logger: pino({ level: 'warn' }),
+  });
+  let ids: string[] = [];
+  let generation = 0;
+  return {
+    async spawnAll(count) {
+      const added = Array.from({ length: count }, (_, i) => `g${generation}-${ids.length + i}`);
+      ids.push(...added);
+      await Promise.all(added.map((id) => runtime.spawn('counter', { id })));
+    },
+    async stopAll() {
+      await Promise.all(ids.map((id) => runtime.stop(id)));
+      ids = [];
+      generation++;
+    },
+    memory: async () => (await runtime.measureMemory({ collectGarbage: true })).total,
+    send: (index) => void runtime.send(ids[index]!, INC),
+    settled: () => runtime.stats().mailboxed === 0,
+    watch: (index, onChange) => void runtime.subscribe(ids[index]!, onChange),
+    close: () => runtime.shutdown(),
+  };
+}
+
+/** Baseline (a): the same machine run in-process on the main thread. */
+export async function inProcessSubject(): Promise<Subject> {
+  const machine = ((await import(MACHINE_URL.href)) as { default: AnyStateMachine }).default;
+  let actors: AnyActorRef[] = [];
+  const stopAll = async () => {
+    for (const actor of actors) actor.stop();
+    actors = [];
+  };
+  return {
+    async spawnAll(count) {
+      for (let i = 0; i < count; i++) actors.push(createActor(machine).start());
+    },
+    stopAll,
+    async memory() {
+      collectGarbage();
+      return process.memoryUsage().heapUsed;
+    },
+    send: (index) => actors[index]!.send(INC),
+    settled: () => true,
+    watch: (index, onChange) => void actors[index]!.subscribe(onChange),
+    close: stopAll,
+  };
+}
+
+/** Baseline (b): plain XState actors in raw worker_threads fed batched postMessage. */
+export async function rawWorkersSubject(workers: number): Promise<Subject> {
+  const threads = Array.from({ length: workers }, () => new Worker(new URL('../raw.worker.js', import.meta.url)));
+  const batches: unknown[][] = threads.map(() => []);
+  let spawned = 0;
+  let unacked = 0;
+  let flushScheduled = false;
+  let watcher: (() => void) | undefined;
+  const waiters = new Map<string, Array<(value: { heapUsed?: number }) => void>>();
+  for (const thread of threads) {
+    thread.on('message', (message: { kind: string; heapUsed?: number }) => {
+      if (message.kind === 'ack') unacked--;
+      else if (message.kind === 'snapshot') watcher?.();
+      else waiters.get(message.kind)?.shift()?.(message);
+    });
+  }
+  const request = (thread: Worker, message: object, reply: string) =>
+    new Promise<{ heapUsed?: number }>((resolve) => {
+      (waiters.get(reply) ?? waiters.set(reply, []).get(reply)!).push(resolve);
+      thread.postMessage(message);
+    });
+  await Promise.all(threads.map((thread) => request(thread, { kind: 'load', url: MACHINE_URL.href }, 'loaded')));
+  const flush = () => {
+    flushScheduled = false;
+    batches.forEach((items, shard) => {
+      if (items.length === 0) return;
+      threads[shard]!.postMessage({ kind: 'batch', items });
+      batches[shard] = [];
+      unacked++;
+    });
+  };
+  return {
+    async spawnAll(count) {
+      // Session i lives on thread i % workers at index ⌊i / workers⌋.
+      const end = spawned + count;
+      await Promise.all(
+        threads.map((thread, shard) => {
+          const onThread = (n: number) => Math.ceil((n - shard) / workers);
+          return request(thread, { kind: 'spawn', count: onThread(end) - onThread(spawned) }, 'spawned');
+        }),
+      );
+      spawned = end;
+    },
+    async stopAll() {
+      await Promise.all(threads.map((thread) => request(thread, { kind: 'clear' }, 'cleared')));
+      spawned = 0;
+    },
+    async memory() {
+      collectGarbage();
+      const heaps = await Promise.all(threads.map((thread) => request(thread, { kind: 'memory' }, 'memory')));
+      return heaps.reduce((sum, reply) => sum + (reply.heapUsed ?? 0), 0);
+    },
+    send(index) {
+      batches[index % workers]!.push(Math.floor(index / workers), INC);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+    },
+    settled: () => unacked === 0 && !flushScheduled,
+    watch(index, onChange) {
+      watcher = onChange;
+      threads[index % workers]!.postMessage({ kind: 'watch', index: Math.floor(index / workers) });
+    },
+    async close() {
+      await Promise.all(threads.map((thread) => thread.terminate()));
+    },
+  };
+}
