@@ -56,7 +56,7 @@ export interface ShardHandlers {
 export interface ShardStartOptions {
   index: number;
   machines: ReadonlyMap<string, string>;
-  resourceLimits: ResourceLimits | undefined;
+  resourceLimits: ResourceLimits;
   logger: Logger;
   handlers: ShardHandlers;
 }
@@ -100,7 +100,7 @@ export class Shard {
       // Our task never returns while the shard lives; piscina's Atomics.wait between tasks
       // would only block the worker's event loop.
       atomics: 'disabled',
-      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      resourceLimits: options.resourceLimits,
     });
     const data = new MessageChannel();
     const control = new MessageChannel();
