@@ -57,11 +57,8 @@ export class MachineModuleError extends ActorhostError {
 export class DuplicateSessionError extends ActorhostError {
   readonly sessionId: string;
 
-  constructor(sessionId: string) {
-    super(
-      'ERR_DUPLICATE_SESSION',
-      `Session "${sessionId}" already exists; stop it first or spawn with { replace: true }.`,
-    );
+  constructor(sessionId: string, state = 'already exists') {
+    super('ERR_DUPLICATE_SESSION', `Session "${sessionId}" ${state}; stop it first or spawn with { replace: true }.`);
     this.sessionId = sessionId;
   }
 }
@@ -129,6 +126,44 @@ export class WorkerStartError extends ActorhostError {
       `Worker for shard ${shard} failed to start: ${describeCause(cause)}`,
       { cause },
     );
+  }
+}
+
+/** A worker stopped answering heartbeats (an endless loop, say) and was terminated. */
+export class WorkerHangError extends ActorhostError {
+  constructor(shard: number, waitedMs: number) {
+    super(
+      'ERR_WORKER_HANG',
+      `Worker for shard ${shard} did not answer a heartbeat for ${waitedMs} ms and was terminated; ` +
+        'a session blocked its event loop (raise options.watchdog.hangTimeoutMs if its turns are that long).',
+    );
+  }
+}
+
+/** The store is owned by another live host process. */
+export class StoreLockedError extends ActorhostError {
+  readonly pid: number;
+
+  constructor(path: string, pid: number) {
+    super(
+      'ERR_STORE_LOCKED',
+      `Store ${path} is owned by the live process ${pid}; stop that host first, or give this one another options.store.path.`,
+    );
+    this.pid = pid;
+  }
+}
+
+/** `send` to an evicted session whose pool has no room to reactivate it. */
+export class PoolFullError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, pool: string, size: number, capacity: number) {
+    super(
+      'ERR_POOL_FULL',
+      `Session "${sessionId}" is evicted and pool "${pool}" has no room to reactivate it (${size}/${capacity}, ` +
+        'every session pinned, busy or inside the recency floor); retry later or raise the pool capacity (setPoolCapacity).',
+    );
+    this.sessionId = sessionId;
   }
 }
 

@@ -29,6 +29,7 @@ async function start(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
     machines: { counter: fixture('counter'), faulty: fixture('faulty') },
     workers: 1,
     logger: silentLogger,
+    store: 'memory',
     ...options,
   });
   return runtime;
@@ -41,7 +42,7 @@ async function neighbourStillWorks(rt: Runtime, id: string, expected: number): P
 }
 
 describe('options', () => {
-  const base = { machines: { counter: fixture('counter') }, logger: silentLogger };
+  const base = { machines: { counter: fixture('counter') }, logger: silentLogger, store: 'memory' as const };
   it.each([
     [{ workers: 0 }, 'options.workers must be a positive integer (got 0)'],
     [{ workers: 1.5 }, 'options.workers must be a positive integer (got 1.5)'],
@@ -64,7 +65,7 @@ describe('options', () => {
 describe('machine modules', () => {
   it('fails createRuntime with the URL and the cause when a module throws on import', async () => {
     const url = fixture('throws-on-import');
-    const error = await createRuntime({ machines: { bad: url }, workers: 1, logger: silentLogger }).catch((e: unknown) => e);
+    const error = await createRuntime({ machines: { bad: url }, workers: 1, logger: silentLogger, store: 'memory' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MachineModuleError);
     expect((error as Error).message).toContain(url.href);
     expect((error as Error).message).toContain('this module cannot load');
@@ -72,14 +73,14 @@ describe('machine modules', () => {
 
   it('fails createRuntime when the default export is not a machine', async () => {
     const url = fixture('no-machine');
-    const error = await createRuntime({ machines: { bad: url }, workers: 1, logger: silentLogger }).catch((e: unknown) => e);
+    const error = await createRuntime({ machines: { bad: url }, workers: 1, logger: silentLogger, store: 'memory' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MachineModuleError);
     expect((error as Error).message).toMatch(/has no XState machine as its default export/);
   });
 
   it('fails createRuntime when a module does not exist', async () => {
     const url = new URL('./missing.machine.js', fixture('counter'));
-    const error = await createRuntime({ machines: { gone: url }, workers: 1, logger: silentLogger }).catch((e: unknown) => e);
+    const error = await createRuntime({ machines: { gone: url }, workers: 1, logger: silentLogger, store: 'memory' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MachineModuleError);
     expect((error as Error).message).toContain('missing.machine.js');
   });
@@ -207,8 +208,8 @@ describe('send', () => {
 });
 
 describe('crashes', () => {
-  it('reports a session whose action throws as crashed; its neighbour keeps answering', async () => {
-    const rt = await start();
+  it('reports a session whose action throws as crashed when it may not restart; its neighbour keeps answering', async () => {
+    const rt = await start({ restart: { intensity: 0 } });
     await rt.spawn('faulty', { id: 'bad' });
     await rt.spawn('counter', { id: 'good' });
     const crashed = new Promise<{ id: string; error: Error }>((resolve) => rt.on('crashed', resolve));

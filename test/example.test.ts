@@ -1,8 +1,13 @@
 // The example host that `npm start` runs: it must serve, report, and exit by itself on Ctrl-C.
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const MAIN = new URL('../dist/examples/agent-host/main.js', import.meta.url).pathname;
+const storeDir = mkdtempSync(join(tmpdir(), 'actorhost-example-'));
+afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 
 function run(args: string[]): { output: () => string; exited: Promise<number | null>; kill(signal: NodeJS.Signals): void } {
   const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -17,10 +22,11 @@ function run(args: string[]): { output: () => string; exited: Promise<number | n
 
 describe('example agent host', () => {
   it('spawns its sessions on both workers, prints a status line a second, and exits after --duration', async () => {
-    const host = run(['--sessions', '200', '--rate', '200', '--duration', '2.5']);
+    const host = run(['--sessions', '200', '--rate', '200', '--duration', '2.5', '--store', join(storeDir, 'a')]);
     expect(await host.exited).toBe(0);
     const output = host.output();
     expect(output).toContain('spawned 200 sessions');
+    expect(output).toContain('0 resumed from the store');
     const lines = output.split('\n').filter((line) => line.startsWith('sessions 200'));
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines[0]).toMatch(/shard 0: 100, shard 1: 100/);
@@ -29,11 +35,23 @@ describe('example agent host', () => {
   });
 
   it('shuts down cleanly and exits by itself on Ctrl-C (SIGINT)', async () => {
-    const host = run(['--sessions', '100']);
+    const host = run(['--sessions', '100', '--store', join(storeDir, 'b')]);
     while (!host.output().includes('sessions 100')) await new Promise((resolve) => setTimeout(resolve, 50));
     host.kill('SIGINT');
     expect(await host.exited).toBe(0);
     expect(host.output()).toMatch(/Ctrl-C: shutting down 100 sessions/);
     expect(host.output()).toMatch(/shut down in \d+ ms/);
+  });
+
+  it('resumes the sessions of its previous run from the embedded store', async () => {
+    const store = join(storeDir, 'c');
+    const first = run(['--sessions', '50', '--rate', '100', '--duration', '1.5', '--store', store]);
+    expect(await first.exited).toBe(0);
+    const second = run(['--sessions', '50', '--rate', '100', '--duration', '1.5', '--store', store]);
+    expect(await second.exited).toBe(0);
+    expect(second.output()).toContain('spawned 0 sessions');
+    expect(second.output()).toContain('50 resumed from the store');
+    // Turns reach the resumed sessions: they are reactivated, none refused.
+    expect(second.output()).toMatch(/sessions [1-9]\d* .*refused 0/);
   });
 });

@@ -8,7 +8,7 @@ afterEach(async () => {
 });
 
 async function start(workers = 2): Promise<Runtime> {
-  runtime = await createRuntime({ machines: { counter: fixture('counter') }, workers, logger: silentLogger });
+  runtime = await createRuntime({ machines: { counter: fixture('counter') }, workers, logger: silentLogger, store: 'memory' });
   return runtime;
 }
 
@@ -116,6 +116,7 @@ describe('operators', () => {
       workers: 2,
       pools: { conversation: { capacity: 10 }, routine: { capacity: 5 } },
       logger: silentLogger,
+    store: 'memory',
     });
     await runtime.spawn('counter', { id: 'c1', pool: 'conversation' });
     await runtime.spawn('counter', { id: 'r1', pool: 'routine' });
@@ -125,8 +126,8 @@ describe('operators', () => {
     expect(runtime.peek('c1')!.lastActiveAt).toBe(before);
     const stats = runtime.stats();
     expect(stats.sessions).toBe(2);
-    expect(stats.pools.conversation).toEqual({ sessions: 1, capacity: 10 });
-    expect(stats.pools.routine).toEqual({ sessions: 1, capacity: 5 });
+    expect(stats.pools.conversation).toEqual({ sessions: 1, capacity: 10, evicted: 0 });
+    expect(stats.pools.routine).toEqual({ sessions: 1, capacity: 5, evicted: 0 });
     const release = runtime.pin('c1');
     expect(runtime.peek('c1')!.pinned).toBe(true);
     release();

@@ -13,6 +13,7 @@ async function start(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
     machines: { counter: fixture('counter'), cleanup: fixture('cleanup'), faulty: fixture('faulty') },
     workers: 2,
     logger: silentLogger,
+    store: 'memory',
     ...options,
   });
   return runtime;

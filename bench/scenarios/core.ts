@@ -118,6 +118,8 @@ export async function actorhostSubject(workers: number): Promise<Subject> {
     machines: { counter: MACHINE_URL },
     workers,
     logger: pino({ level: 'warn' }),
+    store: 'memory',
+    durability: 'none',
   });
   let ids: string[] = [];
   let generation = 0;

@@ -1,7 +1,10 @@
 // The example host that `npm start` runs: a runtime on 2 workers, 1,000 agent sessions, turns
 // driven at a steady rate, one status line per second. Ctrl-C shuts everything down.
 //
-//   npm start -- --sessions 1000 --rate 500 [--duration 10]
+//   npm start -- --sessions 1000 --rate 500 [--duration 10] [--store ./.actorhost | memory]
+//
+// Sessions live in the embedded LMDB store: stop the host and start it again, and the sessions
+// it had are resumed (lazily, on their next turn) instead of spawned anew.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -13,6 +16,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '500' },
     workers: { type: 'string', default: '2' },
     duration: { type: 'string' },
+    store: { type: 'string', default: './.actorhost' },
   },
 });
 const sessions = Number(values.sessions);
@@ -23,17 +27,20 @@ const runtime = await createRuntime({
   machines: { agent: new URL('./agent.machine.js', import.meta.url) },
   workers: Number(values.workers),
   pools: { conversation: { capacity: sessions * 2, recencyFloorMs: 30_000 } },
+  store: values.store === 'memory' ? 'memory' : { path: values.store },
   logger,
 });
 
 const out = (line: string) => process.stdout.write(line);
 const started = performance.now();
 const ids = Array.from({ length: sessions }, (_, i) => `conv-${i}`);
-for (let done = 0; done < sessions; done += 100) {
-  await Promise.all(ids.slice(done, done + 100).map((id) => runtime.spawn('agent', { id, pool: 'conversation' })));
-  if (process.stdout.isTTY) out(`\rspawning sessions: ${Math.min(done + 100, sessions)}/${sessions}`);
+// Sessions the store already holds (from an earlier run) resume on their next turn.
+const fresh = ids.filter((id) => runtime.peek(id) === undefined);
+for (let done = 0; done < fresh.length; done += 100) {
+  await Promise.all(fresh.slice(done, done + 100).map((id) => runtime.spawn('agent', { id, pool: 'conversation' })));
+  if (process.stdout.isTTY) out(`\rspawning sessions: ${Math.min(done + 100, fresh.length)}/${fresh.length}`);
 }
-out(`\rspawned ${sessions} sessions in ${Math.round(performance.now() - started)} ms\n`);
+out(`\rspawned ${fresh.length} sessions in ${Math.round(performance.now() - started)} ms; ${sessions - fresh.length} resumed from the store\n`);
 
 // Turns: a steady rate, round robin over the sessions.
 let next = 0;
@@ -57,7 +64,7 @@ const status = setInterval(() => {
   const eventsPerSec = stats.eventsAccepted - lastAccepted;
   lastAccepted = stats.eventsAccepted;
   const line =
-    `sessions ${stats.sessions} (${perShard}) | events/s ${eventsPerSec} | mailboxed ${stats.mailboxed}` +
+    `sessions ${stats.sessions} (${perShard}) | stored ${stats.evicted} | events/s ${eventsPerSec} | mailboxed ${stats.mailboxed}` +
     ` | refused ${refused} | crashed ${stats.crashed} | loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms`;
   out(process.stdout.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
   loopDelay.reset();

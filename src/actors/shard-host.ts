@@ -5,22 +5,32 @@
  * - Events arrive in batches and are handed to their session's actor in batch order; one batch
  *   is processed synchronously, then acknowledged. XState processes one event at a time per
  *   actor, so each session is turn-based and sees its events in `send` order.
+ * - Each session counts the events it has processed (`seq`, continuing the host's numbering) and
+ *   sends a persisted snapshot every `snapshotEvery` events, so the host can restore it from that
+ *   snapshot plus the events after it.
  * - A session's failure never escapes: every actor has an error observer (XState re-throws an
  *   unobserved actor error inside `setTimeout`, which in a worker kills the thread), and the
- *   failure is reported to the host as a `NOTE_CRASHED`.
+ *   failure is reported with the event that caused it (`poisonSeq`).
+ * - While it runs a session's code, the worker writes the session's key and event seq into the
+ *   shared state, and runs the code inside an AsyncLocalStorage context holding the key, so the
+ *   host can name the culprit of a worker that exits, hangs, runs out of memory, or dies of an
+ *   asynchronous error.
  * - Snapshots leave the worker only for sessions the host watches, so an unwatched session costs
  *   no serialization per event.
  */
-import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
+import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import { importMachine } from './machine-module.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
+  NOTE_PERSIST,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
   SHUTDOWN_EVENT,
-  WATCH_OFF,
+  STATE_CURRENT_KEY,
+  STATE_CURRENT_SEQ,
   WATCH_ON,
   createPackr,
   toTransferable,
@@ -38,25 +48,45 @@ interface HostedSession {
   readonly key: number;
   readonly actor: AnyActorRef;
   watched: boolean;
+  /** The seq of the last event processed, and of the last one a persisted snapshot covers. */
+  seq: number;
+  snapshotSeq: number;
   /** Set while `stop` runs: completion then resolves the stop instead of reporting `done`. */
   onStopped: ((error?: unknown) => void) | undefined;
 }
 
 export type PostToHost = (message: WorkerMessage, transfer: ArrayBuffer[]) => void;
 
+/** The session whose code is running, for errors that surface outside any call stack of ours. */
+export const sessionContext = new AsyncLocalStorage<number>();
+
 export class ShardHost {
   readonly #machineUrls: ReadonlyArray<[string, string]>;
   readonly #machines = new Map<string, AnyStateMachine>();
   readonly #sessions = new Map<number, HostedSession>();
+  /** Session keys by actor system, so actor logic (`fromChildProcess`) can name its session. */
+  readonly #keysBySystem = new WeakMap<object, number>();
   readonly #packr = createPackr();
   readonly #post: PostToHost;
+  readonly #state: Int32Array;
+  readonly #snapshotEvery: number;
   #outbox: Note[] = [];
   #flushScheduled = false;
   #eventsProcessed = 0;
+  /** The session and event being processed, so a synchronous failure names its event. */
+  #processingKey = 0;
+  #processingSeq = 0;
 
-  constructor(machineUrls: ReadonlyArray<[string, string]>, post: PostToHost) {
-    this.#machineUrls = machineUrls;
-    this.#post = post;
+  constructor(options: {
+    machines: ReadonlyArray<[string, string]>;
+    state: SharedArrayBuffer;
+    snapshotEvery: number;
+    post: PostToHost;
+  }) {
+    this.#machineUrls = options.machines;
+    this.#state = new Int32Array(options.state);
+    this.#snapshotEvery = options.snapshotEvery;
+    this.#post = options.post;
   }
 
   async init(): Promise<void> {
@@ -69,17 +99,20 @@ export class ShardHost {
     return requests.map((request) => this.#spawnOne(request));
   }
 
-  #spawnOne({ key, id, kind, input }: SpawnRequest): SpawnResult {
+  #spawnOne(request: SpawnRequest): SpawnResult {
+    const { key, id, kind, input } = request;
     const machine = this.#machines.get(kind);
     if (!machine) return { name: 'UnknownMachineError', message: `machine "${kind}" is not loaded` };
+    const snapshotSeq = request.snapshotSeq ?? 0;
     let actor: AnyActorRef;
     try {
-      actor = createActor(machine, { id, input });
+      const snapshot = request.snapshot ? this.#packr.unpack(request.snapshot) : undefined;
+      actor = createActor(machine, { id, input, ...(snapshot ? { snapshot } : {}) });
     } catch (error) {
       return toWireError(error);
     }
-    const session: HostedSession = { key, actor, watched: false, onStopped: undefined };
-    let startError: unknown;
+    const session: HostedSession = { key, actor, watched: false, seq: snapshotSeq, snapshotSeq, onStopped: undefined };
+    let failure: { error: unknown; poisonSeq: number | null } | undefined;
     let starting = true;
     actor.subscribe({
       next: (snapshot: WireSnapshot) => {
@@ -88,27 +121,37 @@ export class ShardHost {
         }
       },
       error: (error: unknown) => {
-        if (starting) {
-          startError = error;
-          return;
-        }
+        const poisonSeq = this.#processingKey === key ? this.#processingSeq : null;
         this.#sessions.delete(key);
-        if (session.onStopped) session.onStopped(error);
-        else this.#note([NOTE_CRASHED, key, toWireError(error)]);
+        if (starting) failure = { error, poisonSeq };
+        else if (session.onStopped) session.onStopped(error);
+        else this.#note([NOTE_CRASHED, key, toWireError(error), poisonSeq]);
       },
       complete: () => {
         this.#sessions.delete(key);
         if (session.onStopped) session.onStopped();
-        else this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
+        else if (!starting) this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
       },
     });
     this.#sessions.set(key, session);
-    actor.start();
-    starting = false;
-    if (startError !== undefined) {
-      this.#sessions.delete(key);
-      return toWireError(startError);
+    this.#keysBySystem.set(actor.system, key);
+    this.#run(key, 0, startActor, actor);
+    const replay = request.replay ?? [];
+    for (let index = 0; index < replay.length && failure === undefined; index += 2) {
+      this.#deliver(session, replay[index] as number, replay[index + 1] as { type: string });
     }
+    starting = false;
+    if (failure !== undefined) {
+      this.#sessions.delete(key);
+      const wire = toWireError(failure.error);
+      return failure.poisonSeq === null ? wire : { ...wire, poisonSeq: failure.poisonSeq };
+    }
+    if (!this.#sessions.has(key)) {
+      // It reached a final state while starting or replaying.
+      this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
+      return null;
+    }
+    session.seq = Math.max(session.seq, request.seq ?? 0);
     return null;
   }
 
@@ -117,49 +160,84 @@ export class ShardHost {
     const values = this.#packr.unpack(new Uint8Array(batch)) as unknown[];
     for (let index = 0; index < values.length; index += 2) {
       const key = values[index] as number;
-      const event = values[index + 1] as { type: string } | typeof WATCH_ON | typeof WATCH_OFF;
+      const event = values[index + 1] as { type: string } | number;
       const session = this.#sessions.get(key);
       if (typeof event === 'number') {
         if (session) session.watched = event === WATCH_ON;
       } else if (session === undefined) {
         this.#note([NOTE_UNDELIVERED, key, event]);
       } else {
-        session.actor.send(event);
+        this.#deliver(session, session.seq + 1, event);
         this.#eventsProcessed++;
       }
     }
     this.#flush(1);
   }
 
+  #deliver(session: HostedSession, seq: number, event: { type: string }): void {
+    this.#processingKey = session.key;
+    this.#processingSeq = seq;
+    this.#run(session.key, seq, sendEvent, session.actor, event);
+    this.#processingKey = 0;
+    session.seq = seq;
+    if (this.#snapshotEvery > 0 && seq - session.snapshotSeq >= this.#snapshotEvery && this.#sessions.has(session.key)) {
+      this.#persist(session);
+    }
+  }
+
+  /** Runs a session's code with the shared state and the async context naming it. */
+  #run<A extends unknown[]>(key: number, seq: number, fn: (...args: A) => void, ...args: A): void {
+    Atomics.store(this.#state, STATE_CURRENT_KEY, key);
+    Atomics.store(this.#state, STATE_CURRENT_SEQ, seq);
+    sessionContext.run(key, fn, ...args);
+    Atomics.store(this.#state, STATE_CURRENT_KEY, 0);
+  }
+
+  #persist(session: HostedSession): void {
+    session.snapshotSeq = session.seq;
+    this.#note([NOTE_PERSIST, session.key, session.seq, this.#persistedBytes(session.actor)]);
+  }
+
+  #persistedBytes(actor: AnyActorRef): Uint8Array {
+    return this.#packr.pack(actor.getPersistedSnapshot()).slice();
+  }
+
   /**
    * The shutdown contract: send `actorhost.shutdown` when the machine handles it and wait for a
-   * final state; stop at once when it does not; stop by force after `timeoutMs`.
+   * final state; stop at once when it does not; stop by force after `timeoutMs`. With `persist`,
+   * a snapshot is taken first: the state to restore, not the state the shutdown leaves.
    */
-  stop(key: number, timeoutMs: number): Promise<StopResult> {
+  stop(key: number, timeoutMs: number, persist = false): Promise<StopResult> {
     const session = this.#sessions.get(key);
     if (session === undefined) return Promise.resolve({ outcome: 'not-found' });
     const { actor } = session;
+    const saved = persist ? { snapshot: this.#persistedBytes(actor), seq: session.seq } : {};
     if (!actor.getSnapshot().can(SHUTDOWN_EVENT)) {
       session.onStopped = () => {};
-      actor.stop();
-      return Promise.resolve({ outcome: 'no-handler' });
+      this.#run(key, 0, stopActor, actor);
+      return Promise.resolve({ outcome: 'no-handler', ...saved });
     }
     return new Promise<StopResult>((resolve) => {
       const timer = setTimeout(() => {
-        session.onStopped = () => resolve({ outcome: 'forced' });
-        actor.stop();
+        session.onStopped = () => resolve({ outcome: 'forced', ...saved });
+        this.#run(key, 0, stopActor, actor);
       }, timeoutMs);
       session.onStopped = (error) => {
         clearTimeout(timer);
-        resolve(error === undefined ? { outcome: 'final' } : { outcome: 'failed', error: toWireError(error) });
+        resolve(error === undefined ? { outcome: 'final', ...saved } : { outcome: 'failed', error: toWireError(error), ...saved });
       };
-      actor.send(SHUTDOWN_EVENT);
+      this.#run(key, 0, sendEvent, actor, SHUTDOWN_EVENT);
     });
   }
 
   snapshot(key: number): WireSnapshot | undefined {
     const session = this.#sessions.get(key);
     return session && this.#wireSnapshot(session.actor);
+  }
+
+  /** The session an actor system belongs to (for `fromChildProcess`). */
+  keyOf(system: object): number | undefined {
+    return this.#keysBySystem.get(system);
   }
 
   stats(collectGarbage = false): ShardStats {
@@ -208,4 +286,16 @@ export class ShardHost {
     this.#outbox = [];
     this.#post({ acks, notes }, [notes]);
   }
+}
+
+function startActor(actor: AnyActorRef): void {
+  actor.start();
+}
+
+function sendEvent(actor: AnyActorRef, event: { type: string }): void {
+  actor.send(event);
+}
+
+function stopActor(actor: AnyActorRef): void {
+  actor.stop();
 }

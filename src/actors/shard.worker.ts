@@ -2,14 +2,33 @@
  * The worker's entry: piscina runs this as one long-lived task per shard. It lives until the host
  * calls `close()` over the control port; the task's promise then resolves and piscina may end
  * the thread.
+ *
+ * An error nothing handles (a session's own timer that throws, a promise nobody awaits) still
+ * ends the worker, as Node would — but first the session it came from is written to the shared
+ * state, so the host can charge that session and restore the others.
  */
 import { expose } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { ShardHost } from './shard-host.js';
-import type { BatchMessage, ShardApi, ShardInit } from './wire.js';
+import type { MessagePort } from 'node:worker_threads';
+import {
+  CHILD_PROCESS_HOOK,
+  type ChildProcessHandlers,
+  type ChildProcessHook,
+  type ToHost,
+  type ToWorker,
+} from './child-process-hook.js';
+import { ShardHost, sessionContext } from './shard-host.js';
+import { STATE_CULPRIT_KEY, type BatchMessage, type ShardApi, type ShardInit } from './wire.js';
 
-export default async function runShard({ machines, dataPort, controlPort }: ShardInit): Promise<void> {
-  const host = new ShardHost(machines, (message, transfer) => dataPort.postMessage(message, transfer));
+export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery }: ShardInit): Promise<void> {
+  const host = new ShardHost({
+    machines,
+    state,
+    snapshotEvery,
+    post: (message, transfer) => dataPort.postMessage(message, transfer),
+  });
+  recordCulpritOnFatalError(new Int32Array(state));
+  (globalThis as Record<symbol, unknown>)[CHILD_PROCESS_HOOK] = childProcessHook(processPort, host);
   dataPort.on('message', (message: BatchMessage) => host.handleBatch(message.batch));
 
   let finish!: () => void;
@@ -18,7 +37,7 @@ export default async function runShard({ machines, dataPort, controlPort }: Shar
   const api: ShardApi = {
     init: () => host.init(),
     spawn: (requests) => host.spawn(requests),
-    stop: (requests) => Promise.all(requests.map(({ key, timeoutMs }) => host.stop(key, timeoutMs))),
+    stop: (requests) => Promise.all(requests.map(({ key, timeoutMs, persist }) => host.stop(key, timeoutMs, persist))),
     snapshot: (key) => host.snapshot(key),
     ping: () => Date.now(),
     stats: (collectGarbage) => host.stats(collectGarbage),
@@ -28,10 +47,70 @@ export default async function runShard({ machines, dataPort, controlPort }: Shar
       setImmediate(() => {
         dataPort.close();
         controlPort.close();
+        processPort.close();
         finish();
       });
     },
   };
   expose(api, nodeEndpoint(controlPort));
   await finished;
+}
+
+/**
+ * Notes which session an uncaught error or unhandled rejection came from, then lets the error end
+ * the worker with its own message (re-thrown with no handler left, so the host sees the cause).
+ */
+function recordCulpritOnFatalError(state: Int32Array): void {
+  const fatal = (error: unknown) => {
+    const culprit = sessionContext.getStore();
+    if (culprit !== undefined && Atomics.load(state, STATE_CULPRIT_KEY) === 0) {
+      Atomics.store(state, STATE_CULPRIT_KEY, culprit);
+    }
+    process.off('uncaughtException', fatal);
+    process.off('unhandledRejection', fatal);
+    setImmediate(() => {
+      throw error;
+    });
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+}
+
+/** Relays `fromChildProcess` requests to the host, which spawns and owns the processes. */
+function childProcessHook(port: MessagePort, host: ShardHost): ChildProcessHook {
+  let nextId = 1;
+  const handlers = new Map<number, ChildProcessHandlers>();
+  const post = (message: ToHost) => port.postMessage(message);
+  port.on('message', (message: ToWorker) => {
+    const handler = handlers.get(message.id);
+    if (!handler) return;
+    switch (message.op) {
+      case 'spawned':
+        handler.spawned(message.pid);
+        break;
+      case 'failed':
+        handlers.delete(message.id);
+        handler.failed(message.message);
+        break;
+      case 'stdout':
+      case 'stderr':
+        handler.output(message.op, message.data);
+        break;
+      case 'exit':
+        handlers.delete(message.id);
+        handler.exit(message.code, message.signal);
+        break;
+    }
+  });
+  return {
+    spawn(system, spec, handler) {
+      const id = nextId++;
+      handlers.set(id, handler);
+      post({ op: 'spawn', id, key: host.keyOf(system) ?? 0, spec });
+      return {
+        write: (data) => post({ op: 'write', id, data }),
+        kill: () => post({ op: 'kill', id }),
+      };
+    },
+  };
 }

@@ -36,13 +36,32 @@ export const NOTE_SNAPSHOT = 1;
 export const NOTE_DONE = 2;
 export const NOTE_CRASHED = 3;
 export const NOTE_UNDELIVERED = 4;
+export const NOTE_PERSIST = 5;
 
-/** What a worker tells the host about one session. */
+/**
+ * What a worker tells the host about one session. `seq` numbers a session's accepted events over
+ * its whole life (across restarts): the host assigns them in `send` order, the worker counts them
+ * as it processes them, so both agree on which events a snapshot covers.
+ */
 export type Note =
   | [typeof NOTE_SNAPSHOT, key: number, snapshot: WireSnapshot]
   | [typeof NOTE_DONE, key: number, snapshot: WireSnapshot]
-  | [typeof NOTE_CRASHED, key: number, error: WireError]
-  | [typeof NOTE_UNDELIVERED, key: number, event: unknown];
+  /** `poisonSeq`: the event being processed when it failed, if any. */
+  | [typeof NOTE_CRASHED, key: number, error: WireError, poisonSeq: number | null]
+  | [typeof NOTE_UNDELIVERED, key: number, event: unknown]
+  /** A persisted snapshot (msgpack) covering the session's events up to `seq`. */
+  | [typeof NOTE_PERSIST, key: number, seq: number, snapshot: Uint8Array];
+
+/**
+ * Slots of the shard's shared state (an Int32Array over a SharedArrayBuffer the host keeps): the
+ * worker writes what it is doing, so after the worker dies, hangs or runs out of memory, the
+ * host can still read which session (and which of its events) was running.
+ */
+export const STATE_CURRENT_KEY = 0;
+export const STATE_CURRENT_SEQ = 1;
+/** Set by the worker's last-resort error handlers: the session an async error came from. */
+export const STATE_CULPRIT_KEY = 2;
+export const STATE_SLOTS = 3;
 
 /** The part of a machine snapshot that crosses threads (a persisted snapshot). */
 export interface WireSnapshot {
@@ -66,10 +85,17 @@ export interface SpawnRequest {
   id: string;
   kind: string;
   input: unknown;
+  /** Restore: a persisted snapshot (msgpack) to start from, covering events up to `snapshotSeq`. */
+  snapshot?: Uint8Array;
+  snapshotSeq?: number;
+  /** Restore: events to replay after the snapshot, flat: `[seq₁, event₁, seq₂, event₂, …]`. */
+  replay?: unknown[];
+  /** The seq of the last event accepted for the session so far; live events continue from it. */
+  seq?: number;
 }
 
-/** `null` when the session started; otherwise why it did not. */
-export type SpawnResult = WireError | null;
+/** `null` when the session started; otherwise why not, and the replayed event that failed it. */
+export type SpawnResult = (WireError & { poisonSeq?: number }) | null;
 
 /**
  * How a session's shutdown ended: it reached a final state, it had no shutdown handler and was
@@ -81,11 +107,16 @@ export type StopOutcome = 'final' | 'no-handler' | 'forced' | 'failed' | 'not-fo
 export interface StopRequest {
   key: number;
   timeoutMs: number;
+  /** Take a persisted snapshot first (eviction: passivation restores from it). */
+  persist?: boolean;
 }
 
 export interface StopResult {
   outcome: StopOutcome;
   error?: WireError;
+  /** With `persist`: the snapshot taken before the shutdown began, and the seq it covers. */
+  snapshot?: Uint8Array;
+  seq?: number;
 }
 
 /** The worker's control surface, called over comlink. */
@@ -115,6 +146,12 @@ export interface ShardInit {
   machines: Array<[kind: string, url: string]>;
   dataPort: import('node:worker_threads').MessagePort;
   controlPort: import('node:worker_threads').MessagePort;
+  /** `fromChildProcess` requests and their I/O (see child-process-hook.ts). */
+  processPort: import('node:worker_threads').MessagePort;
+  /** `STATE_SLOTS` Int32 slots shared with the host. */
+  state: SharedArrayBuffer;
+  /** Persist a session's snapshot after this many events (0: never on its own). */
+  snapshotEvery: number;
 }
 
 /** The event the runtime sends to ask a session to shut down. */

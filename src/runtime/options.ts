@@ -32,7 +32,27 @@ export interface RuntimeOptions {
   resourceLimits?: ResourceLimits;
   /** A pino logger; used as given. Default: pino at `info`. */
   logger?: Logger;
+  /** Where sessions are kept: an LMDB directory (default `./.actorhost`), or `'memory'`. */
+  store?: 'memory' | { path: string };
+  /**
+   * What survives a host restart: `'journal'` (default: every accepted event is on disk before
+   * `send` resolves), `'snapshot'` (periodic snapshots: the events since the last one are lost),
+   * `'none'` (nothing but evicted sessions' snapshots). Worker crashes lose nothing in any mode.
+   */
+  durability?: Durability;
+  /** After a host restart: reactivate stored sessions on first use (`'lazy'`, default) or at start. */
+  resume?: 'lazy' | 'eager';
+  /** Per session, OTP-style: at most `intensity` restarts in any `periodMs`. Default: 3 in 5,000 ms. */
+  restart?: { intensity?: number; periodMs?: number };
+  /** Worker liveness: a ping every `heartbeatMs`; unanswered for `hangTimeoutMs`, the worker is replaced. */
+  watchdog?: { heartbeatMs?: number; hangTimeoutMs?: number };
+  /** A session's snapshot is taken after this many events (and when it has been idle a while). Default: 100. */
+  snapshotEvery?: number;
+  /** The clock, for recency floors and restart windows. Default: `Date.now`. */
+  now?: () => number;
 }
+
+export type Durability = 'journal' | 'snapshot' | 'none';
 
 export interface ResolvedPool {
   readonly name: string;
@@ -49,6 +69,13 @@ export interface ResolvedOptions {
   readonly maxEventBytes: number;
   readonly resourceLimits: ResourceLimits;
   readonly logger: Logger;
+  readonly store: 'memory' | { path: string };
+  readonly durability: Durability;
+  readonly resume: 'lazy' | 'eager';
+  readonly restart: { intensity: number; periodMs: number };
+  readonly watchdog: { heartbeatMs: number; hangTimeoutMs: number };
+  readonly snapshotEvery: number;
+  readonly now: () => number;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -60,7 +87,16 @@ const KNOWN_OPTIONS = new Set([
   'maxEventBytes',
   'resourceLimits',
   'logger',
+  'store',
+  'durability',
+  'resume',
+  'restart',
+  'watchdog',
+  'snapshotEvery',
+  'now',
 ]);
+
+export const DEFAULT_STORE_PATH = './.actorhost';
 
 export const DEFAULT_POOL = 'default';
 
@@ -96,7 +132,49 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     maxEventBytes: positiveInteger('options.maxEventBytes', options.maxEventBytes, 1024 * 1024),
     resourceLimits: { ...DEFAULT_RESOURCE_LIMITS, ...objectOption('options.resourceLimits', options.resourceLimits) },
     logger: options.logger ?? pino({ level: 'info' }),
+    store: resolveStore(options.store),
+    durability: oneOf('options.durability', options.durability, ['journal', 'snapshot', 'none'] as const, 'journal'),
+    resume: oneOf('options.resume', options.resume, ['lazy', 'eager'] as const, 'lazy'),
+    restart: {
+      intensity: nonNegativeInteger('options.restart.intensity', objectOption('options.restart', options.restart).intensity, 3),
+      periodMs: positiveInteger('options.restart.periodMs', objectOption('options.restart', options.restart).periodMs, 5_000),
+    },
+    watchdog: resolveWatchdog(objectOption('options.watchdog', options.watchdog)),
+    snapshotEvery: positiveInteger('options.snapshotEvery', options.snapshotEvery, 100),
+    now: resolveClock(options.now),
   };
+}
+
+function resolveStore(store: RuntimeOptions['store']): ResolvedOptions['store'] {
+  if (store === undefined) return { path: DEFAULT_STORE_PATH };
+  if (store === 'memory') return store;
+  if (store && typeof store === 'object' && typeof store.path === 'string' && store.path.length > 0) return { path: store.path };
+  throw new InvalidOptionError(`options.store must be 'memory' or { path: 'a directory' } (got ${show(store)})`);
+}
+
+function resolveWatchdog(watchdog: { heartbeatMs?: number; hangTimeoutMs?: number }): ResolvedOptions['watchdog'] {
+  const heartbeatMs = positiveInteger('options.watchdog.heartbeatMs', watchdog.heartbeatMs, 500);
+  const hangTimeoutMs = positiveInteger('options.watchdog.hangTimeoutMs', watchdog.hangTimeoutMs, 5_000);
+  if (hangTimeoutMs <= heartbeatMs) {
+    throw new InvalidOptionError(
+      `options.watchdog.hangTimeoutMs must be greater than heartbeatMs (got ${hangTimeoutMs} ≤ ${heartbeatMs})`,
+    );
+  }
+  return { heartbeatMs, hangTimeoutMs };
+}
+
+function resolveClock(now: unknown): () => number {
+  if (now === undefined) return Date.now;
+  if (typeof now !== 'function') throw new InvalidOptionError(`options.now must be a function returning milliseconds (got ${show(now)})`);
+  return now as () => number;
+}
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new InvalidOptionError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')} (got ${show(value)})`);
+  }
+  return value as T;
 }
 
 function resolveMachines(machines: RuntimeOptions['machines']): Map<string, string> {

@@ -1,23 +1,29 @@
 /**
- * The runtime: the public facade over the shards, the session registry and the event path.
+ * The runtime: the public facade over the shards, the registry, the supervisors and the store.
  *
  * Contract (DESIGN.md, "Semantics"):
  * - `send` resolves once the event is accepted: it passed validation, fit in the session's
- *   mailbox, and is queued in order for the session's worker. Events to one session are
- *   processed in `send` order.
- * - `stop` resolves after the session has shut down: `actorhost.shutdown` if it handles it, at
- *   once if not, by force after `shutdownTimeoutMs`. A shutdown that throws is logged.
- * - A session's failure, or its worker's death, is reported (`crashed`, `workerExit`) and never
- *   reaches the caller of another session. A listener that throws is logged and ignored.
+ *   mailbox, is in the session's journal (on disk first with `durability: 'journal'`), and is
+ *   queued in order for the session's worker. Events to one session are processed in `send`
+ *   order, and exactly once in its history even if its worker dies — except the event that
+ *   crashed it (poison), which goes to dead letters instead.
+ * - `stop` resolves after the session has shut down (`actorhost.shutdown`, at once without a
+ *   handler, by force after `shutdownTimeoutMs`) and every subprocess it started has exited.
+ * - A stop or an eviction frees the id at once; when it completes, it touches the store and the
+ *   registry only if no newer session has taken the id meanwhile.
+ * - A session's failure, or its worker's death, is contained: the session (or the shard) is
+ *   restored from its snapshot and journal; the culprit is charged a restart; past the restart
+ *   intensity it is stopped and reported. Nothing reaches the caller of another session.
  * - Async methods reject; they never throw synchronously.
  */
-import type { AnyMachineSnapshot, AnyStateMachine, Observer } from 'xstate';
+import { createActor, type Actor, type AnyMachineSnapshot, type AnyStateMachine, type Observer } from 'xstate';
 import type { Logger } from 'pino';
 import {
   DuplicateSessionError,
   InvalidEventError,
   InvalidOptionError,
   MailboxFullError,
+  PoolFullError,
   RuntimeClosedError,
   SessionCrashedError,
   UnknownMachineError,
@@ -28,6 +34,7 @@ import {
 import {
   NOTE_CRASHED,
   NOTE_DONE,
+  NOTE_PERSIST,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
   WATCH_OFF,
@@ -37,21 +44,29 @@ import {
   findUnserializable,
   fromWireError,
   type Note,
+  type SpawnRequest,
+  type StopResult,
   type WireSnapshot,
 } from '../actors/wire.js';
 import { importMachine } from '../actors/machine-module.js';
+import { addRestart } from '../actors/restart-window.js';
+import { createRegistryMachine } from '../machines/registry.machine.js';
+import { shardSupervisorMachine } from '../machines/shard-supervisor.machine.js';
+import { LmdbStore } from './lmdb-store.js';
 import { DEFAULT_POOL, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
-import { SessionRecord, type SessionStatus } from './session-record.js';
+import { Pool, chooseEvictions } from './pool.js';
+import { POISONED, SessionRecord, type SessionStatus } from './session-record.js';
 import { Shard, type Mailbox } from './shard.js';
+import { MemoryStore, type SessionStore, type StoredSession } from './store.js';
 
 export interface SpawnOptions {
-  /** The session's id; unique among live sessions. */
+  /** The session's id; unique among live and evicted sessions. */
   id: string;
   /** The pool it belongs to. Default: `default`. */
   pool?: string;
   /** The machine's input; plain serializable data. */
   input?: unknown;
-  /** Shut a live session with this id down first instead of failing with `DuplicateSessionError`. */
+  /** Shut a live (or evicted) session with this id down first instead of failing with `DuplicateSessionError`. */
   replace?: boolean;
 }
 
@@ -78,20 +93,29 @@ export interface SessionInfo {
   pool: string;
   status: SessionStatus;
   pinned: boolean;
+  /** 0 for an evicted session. */
   lastActiveAt: number;
+  /** -1 for an evicted session. */
   shard: number;
   /** Events accepted and not yet processed. */
   mailbox: number;
+  /** Restarts inside the current restart window. */
+  restarts: number;
+  /** Subprocesses it started (`fromChildProcess`) that are running. */
+  pids: number[];
 }
 
 export interface RuntimeStats {
   sessions: number;
+  evicted: number;
   eventsAccepted: number;
   /** Events accepted and not yet processed, over all sessions. */
   mailboxed: number;
   deadLetters: number;
   crashed: number;
-  pools: Record<string, { sessions: number; capacity: number }>;
+  restarts: number;
+  evictions: number;
+  pools: Record<string, { sessions: number; capacity: number; evicted: number }>;
   shards: Array<{ shard: number; sessions: number; alive: boolean; eventsAccepted: number }>;
 }
 
@@ -104,21 +128,34 @@ export interface MemoryReport {
 }
 
 export interface RuntimeEvents {
-  /** A session failed (its machine threw, or its worker died). */
+  /** A session failed for good: past its restart intensity, or its shard could not be recovered. */
   crashed: { id: string; kind: string; pool: string; error: Error };
+  /** A session failed and was restarted from its snapshot and journal. */
+  restarted: { id: string; error: Error };
   /** A session reached a final state by itself. */
   done: { id: string; output: unknown };
-  /** An event that no session processed. */
+  /** An event no session processed: poison, or sent to a session that ended. */
   deadLetter: { id: string | undefined; event: unknown; reason: string };
-  /** A worker ended without being asked to; `sessions` were on it. */
-  workerExit: { shard: number; error: Error; sessions: string[] };
-  /** A session was evicted from its pool; `done` settles when its shutdown is over. */
+  /** A worker ended without being asked to; its sessions are being restored. */
+  workerExit: { shard: number; error: Error; sessions: string[]; culprit: string | undefined };
+  /**
+   * Eviction was decided; the session's shutdown starts after the handlers return, so host-side
+   * cleanup runs while its subprocesses still live. `done` settles when the shutdown is over.
+   */
   evicted: { id: string; pool: string; done: Promise<void> };
-  /** A session was restarted after a crash. */
-  restarted: { id: string; error: Error };
 }
 
 type Handler<E extends keyof RuntimeEvents> = (payload: RuntimeEvents[E]) => void;
+type StopMode = 'stop' | 'replace' | 'evict' | 'shutdown';
+
+/** An incarnation on its way out; the id is already free for a new session. */
+interface Leaving {
+  record: SessionRecord;
+  mode: StopMode;
+  /** A new session took the id (`replace`): this one's end must not touch the id's store entry. */
+  superseded: boolean;
+  done: Promise<void>;
+}
 
 const RESOLVED = Promise.resolve();
 /** Watch markers are never counted against a mailbox. */
@@ -127,13 +164,25 @@ const UNCOUNTED: Mailbox = { release() {} };
 export class Runtime {
   readonly #options: ResolvedOptions;
   readonly #logger: Logger;
+  readonly #now: () => number;
   readonly #machines = new Map<string, AnyStateMachine>();
+  #store: SessionStore = new MemoryStore();
   readonly #shards: Shard[] = [];
-  readonly #replacements = new Map<number, Promise<void>>();
+  readonly #supervisors: Array<Actor<typeof shardSupervisorMachine>> = [];
+  readonly #recoveries = new Map<number, Promise<void>>();
+  readonly #unattributedExits: number[][] = [];
+  /** Live sessions (starting, active, restarting) by id: the id's current owner. */
   readonly #byId = new Map<string, SessionRecord>();
+  /** Every incarnation a worker may still speak of, by its current key. */
   readonly #byKey = new Map<number, SessionRecord>();
-  readonly #poolSizes = new Map<string, number>();
+  /** Keys retired by a restart: their late messages are stale (their events are replayed). */
+  readonly #retiredKeys = new Map<number, SessionRecord>();
+  readonly #leaving = new Map<string, Leaving>();
   readonly #stopping = new Map<SessionRecord, Promise<void>>();
+  /** Evicted (or not yet resumed) sessions in the store. */
+  readonly #passive = new Map<string, { kind: string; pool: string }>();
+  readonly #pools = new Map<string, Pool<SessionRecord>>();
+  readonly #registry: Actor<ReturnType<typeof createRegistryMachine<SessionRecord>>>;
   readonly #handlers = new Map<keyof RuntimeEvents, Set<(payload: never) => void>>();
   readonly #packr = createPackr();
   readonly #copier = new PlainCopier();
@@ -142,11 +191,30 @@ export class Runtime {
   #shutdown: Promise<void> | undefined;
   #deadLetters = 0;
   #crashed = 0;
+  #restarts = 0;
+  #evictions = 0;
 
   private constructor(options: ResolvedOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    for (const pool of options.pools.keys()) this.#poolSizes.set(pool, 0);
+    this.#now = options.now;
+    for (const pool of options.pools.values()) {
+      this.#pools.set(pool.name, new Pool<SessionRecord>(pool.name, pool.capacity, pool.recencyFloorMs));
+    }
+    this.#registry = createActor(createRegistryMachine<SessionRecord>(), {
+      input: {
+        pools: this.#pools,
+        now: this.#now,
+        evict: (record) => this.#evict(record),
+        overCapacity: (pool) =>
+          this.#logger.warn(
+            { pool: pool.name, size: pool.size, capacity: pool.capacity },
+            'pool over capacity: every eviction candidate is pinned, busy, or inside the recency floor',
+          ),
+      },
+    });
+    this.#registry.subscribe({ error: (error) => this.#logger.error({ err: error }, 'registry failed') });
+    this.#registry.start();
   }
 
   /** @internal Use `createRuntime`. */
@@ -157,33 +225,76 @@ export class Runtime {
   }
 
   async #start(): Promise<void> {
-    const { machines, workers } = this.#options;
+    const { machines, workers, store } = this.#options;
     for (const [kind, url] of machines) this.#machines.set(kind, await importMachine(url));
+    this.#store = store === 'memory' ? new MemoryStore() : await LmdbStore.open(store.path);
     const started = await Promise.allSettled(Array.from({ length: workers }, (_, index) => this.#startShard(index)));
     const failure = started.find((result) => result.status === 'rejected');
     if (failure) {
       await Promise.all(this.#shards.map((shard) => shard.destroy()));
+      await this.#store.close();
+      this.#registry.stop();
       throw failure.reason;
     }
-    this.#logger.info({ workers, machines: [...machines.keys()] }, 'actorhost runtime started');
+    for (let index = 0; index < workers; index++) this.#supervise(index);
+    this.#resume();
+    this.#logger.info({ workers, machines: [...machines.keys()], resumed: this.#passive.size }, 'actorhost runtime started');
   }
 
-  async #startShard(index: number): Promise<void> {
+  async #startShard(index: number): Promise<Shard> {
     const shard = await Shard.start({
       index,
       machines: this.#options.machines,
       resourceLimits: this.#options.resourceLimits,
+      snapshotEvery: this.#options.snapshotEvery,
+      watchdog: this.#options.watchdog,
       logger: this.#logger,
       handlers: {
         onNotes: (from, notes) => this.#onNotes(from, notes),
-        onExit: (from, cause) => this.#onShardExit(from, cause),
+        onExit: (from, cause) => this.#supervisors[from.index]?.send({ type: 'worker.exited', cause }),
+      },
+      childProcesses: {
+        spawned: (key, pid) => this.#onChildSpawned(key, pid),
+        exited: (key, pid) => (this.#byKey.get(key) ?? this.#retiredKeys.get(key))?.pids?.delete(pid),
       },
     });
-    if (this.#closed) {
-      await shard.destroy();
-      return;
-    }
     this.#shards[index] = shard;
+    return shard;
+  }
+
+  #supervise(index: number): void {
+    const supervisor = createActor(shardSupervisorMachine, {
+      input: {
+        shard: index,
+        recover: (cause) => this.#recoverShard(index, cause),
+        giveUp: (cause) => this.#shardDown(index, cause),
+      },
+    });
+    supervisor.subscribe({ error: (error) => this.#logger.error({ err: error, shard: index }, 'shard supervisor failed') });
+    this.#supervisors[index] = supervisor.start();
+  }
+
+  /** Sessions in a durable store from before this host started: passive now, or restored now. */
+  #resume(): void {
+    for (const { id, kind, pool } of this.#store.list()) {
+      if (!this.#machines.has(kind) || !this.#pools.has(pool)) {
+        this.#logger.warn({ sessionId: id, kind, pool }, 'stored session of an unknown machine kind or pool; left in the store');
+        continue;
+      }
+      this.#passive.set(id, { kind, pool });
+      if (this.#options.resume === 'eager') {
+        const restored = this.#reactivate(id, { allowOverCapacity: true });
+        if (restored instanceof Error) this.#logger.error({ err: restored, sessionId: id }, 'could not resume a stored session');
+      }
+    }
+  }
+
+  get #journaling(): boolean {
+    return this.#store.durable && this.#options.durability === 'journal';
+  }
+
+  get #snapshotting(): boolean {
+    return this.#store.durable && this.#options.durability !== 'none';
   }
 
   // ── sessions ────────────────────────────────────────────────────────────────────────────────
@@ -193,38 +304,23 @@ export class Runtime {
     this.#assertOpen('spawn');
     if (!this.#machines.has(kind)) throw new UnknownMachineError(kind, [...this.#machines.keys()]);
     const { id, pool, input } = this.#checkSpawnOptions(options);
-    const existing = this.#byId.get(id);
-    if (existing) {
-      if (!options.replace) throw new DuplicateSessionError(id);
-      await this.#stopRecord(existing);
-      this.#assertOpen('spawn');
-      // Another spawn may have taken the id while the old session shut down.
-      if (this.#byId.has(id)) throw new DuplicateSessionError(id);
-    }
-    // Placement and registration happen in the same synchronous step, so concurrent spawns see
-    // each other's load.
-    const shard = this.#leastLoadedShard() ?? (await this.#replacementShard());
-    if (this.#byId.has(id)) throw new DuplicateSessionError(id);
-    const record = new SessionRecord(id, this.#nextKey++, kind, pool, shard, Date.now());
+    await this.#claimId(id, options.replace === true);
+    this.#assertOpen('spawn');
+    // Placement and registration happen in one synchronous step, so concurrent spawns see each
+    // other's load and cannot both take the id.
+    const shard = this.#leastLoadedShard() ?? (await this.#recoveredShard());
+    if (this.#byId.has(id) || this.#passive.has(id)) throw new DuplicateSessionError(id);
+    const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now() });
     this.#register(record);
-    const startup = shard.spawn({ key: record.key, id, kind, input });
-    record.startup = startup;
-    let failure: Error | undefined;
-    try {
-      const result = await startup;
-      if (result) failure = new SessionCrashedError(id, fromWireError(result));
-    } catch (error) {
-      failure = new SessionCrashedError(id, error);
-    }
-    record.startup = undefined;
+    if (this.#snapshotting) this.#store.begin(id, { kind, pool, input });
+    this.#registry.send({ type: 'session.joined', pool });
+    const failure = await this.#launch(record);
     if (failure) {
       this.#unregister(record, failure);
+      if (this.#owns(record)) void this.#store.delete(id);
       throw failure;
     }
-    if (record.ended) throw record.endCause ?? new UnknownSessionError(id, 'it was stopped while starting');
-    if (record.status === 'starting') record.status = 'active';
-    this.#flushPending(record);
-    return this.#ref(id);
+    return new SessionHandle(this, id);
   }
 
   #checkSpawnOptions(options: SpawnOptions): { id: string; pool: string; input: unknown } {
@@ -235,26 +331,36 @@ export class Runtime {
     if (typeof id !== 'string' || id.length === 0) {
       throw new InvalidOptionError(`spawn options.id must be a non-empty string (got ${JSON.stringify(id) ?? String(id)})`);
     }
-    if (!this.#options.pools.has(pool)) {
-      throw new InvalidOptionError(
-        `spawn options.pool "${pool}" is not a pool; known: ${[...this.#options.pools.keys()].join(', ')}`,
-      );
+    if (!this.#pools.has(pool)) {
+      throw new InvalidOptionError(`spawn options.pool "${pool}" is not a pool; known: ${[...this.#pools.keys()].join(', ')}`);
     }
     const problem = findUnserializable(input, 'input');
     if (problem) throw new InvalidOptionError(`spawn options.${problem}`);
-    return { id, pool, input };
+    return { id, pool, input: this.#copier.copy(input) };
   }
 
-  #ref(id: string): SessionRef {
-    return new SessionHandle(this, id);
+  /** Frees `id` for a new session: refuses, or with `replace` shuts the holder down first. */
+  async #claimId(id: string, replace: boolean): Promise<void> {
+    const live = this.#byId.get(id);
+    if (live) {
+      if (!replace) throw new DuplicateSessionError(id);
+      await this.#stopRecord(live, 'replace');
+    }
+    const leaving = this.#leaving.get(id);
+    if (leaving?.mode === 'evict' && !leaving.superseded) {
+      if (!replace) throw new DuplicateSessionError(id, 'is being evicted');
+      leaving.superseded = true;
+    }
+    if (this.#passive.has(id)) {
+      if (!replace) throw new DuplicateSessionError(id, 'is evicted (send to it to reactivate it)');
+      this.#passive.delete(id);
+      await this.#store.delete(id);
+    }
   }
 
   /** Queues `event` for the session; resolves once it is accepted (see the contract above). */
   send(id: string, event: SessionEvent): Promise<void> {
     if (this.#closed) return Promise.reject(new RuntimeClosedError('send'));
-    const record = this.#byId.get(id);
-    if (record === undefined) return Promise.reject(new UnknownSessionError(id));
-    if (record.status === 'stopping') return Promise.reject(new UnknownSessionError(id, 'it is stopping'));
     if (event === null || typeof event !== 'object' || typeof event.type !== 'string') {
       return Promise.reject(
         new InvalidEventError(`expected an object with a string "type", such as { type: 'USER_MESSAGE' } (got ${describeValue(event)})`),
@@ -262,8 +368,6 @@ export class Runtime {
     }
     const copy = this.#copier.copy(event);
     if (copy === undefined) return Promise.reject(new InvalidEventError(findUnserializable(event)!));
-    const capacity = this.#options.mailboxCapacity;
-    if (record.inFlight >= capacity) return Promise.reject(new MailboxFullError(id, capacity));
     const limit = this.#options.maxEventBytes;
     // The copier's estimate is an upper bound: encode only when it might be over the limit.
     if (this.#copier.bytes > limit) {
@@ -276,40 +380,67 @@ export class Runtime {
         );
       }
     }
-    record.accepted++;
-    record.lastActiveAt = Date.now();
-    if (record.status === 'starting') (record.pending ??= []).push(copy);
-    else record.shard.enqueue(record.key, copy, record);
-    return RESOLVED;
+    let record = this.#byId.get(id);
+    if (record === undefined) {
+      const leaving = this.#leaving.get(id);
+      if (leaving?.mode === 'evict' && !leaving.superseded) return leaving.done.then(() => this.send(id, event));
+      if (leaving) return Promise.reject(new UnknownSessionError(id, 'it is stopping'));
+      if (!this.#passive.has(id)) return Promise.reject(new UnknownSessionError(id));
+      const reactivated = this.#reactivate(id);
+      if (reactivated instanceof Error) {
+        this.#deadLetter(id, copy, reactivated.message);
+        return Promise.reject(reactivated);
+      }
+      record = reactivated;
+    }
+    const capacity = this.#options.mailboxCapacity;
+    if (record.inFlight >= capacity) return Promise.reject(new MailboxFullError(id, capacity));
+    const seq = record.journalEvent(copy);
+    this.#touch(record);
+    const kept = this.#journaling ? this.#store.append(id, seq, copy) : RESOLVED;
+    if (record.status === 'active' || record.status === 'stopping') record.shard.enqueue(record.key, copy, record);
+    else (record.pending ??= []).push(copy);
+    return kept;
   }
 
   /** The session's current snapshot, after every event accepted before this call. */
   async getSnapshot(id: string): Promise<AnyMachineSnapshot> {
     this.#assertOpen('getSnapshot');
-    const record = this.#live(id);
-    record.lastActiveAt = Date.now();
-    await record.startup?.catch(() => {});
-    await record.drained();
-    if (record.ended) throw record.endCause ?? new UnknownSessionError(id, 'it has stopped');
-    const wire = await record.shard.call((api) => api.snapshot(record.key));
-    if (wire === undefined) throw record.endCause ?? new UnknownSessionError(id, 'it has stopped');
-    return this.#resolveSnapshot(record, wire);
+    const record = this.#liveOrReactivated(id);
+    this.#touch(record);
+    for (;;) {
+      await record.settled();
+      if (record.ended) throw record.endCause ?? new UnknownSessionError(id, 'it has stopped');
+      const key = record.key;
+      let wire: WireSnapshot | undefined;
+      try {
+        wire = await record.shard.call((api) => api.snapshot(key));
+      } catch (error) {
+        if (record.key === key) throw error;
+      }
+      // A restart between the two steps: ask the new incarnation.
+      if (record.key !== key || record.status === 'restarting') continue;
+      if (wire === undefined) throw record.endCause ?? new UnknownSessionError(id, 'it has stopped');
+      return this.#resolveSnapshot(record, wire);
+    }
   }
 
   /** A read-only view of the session, or `undefined`. Does not count as activity. */
   peek(id: string): SessionInfo | undefined {
-    const record = this.#byId.get(id);
-    return record && info(record);
+    const record = this.#byId.get(id) ?? this.#leaving.get(id)?.record;
+    if (record) return info(record);
+    const passive = this.#passive.get(id);
+    return passive && passiveInfo(id, passive);
   }
 
-  /** Operators' listing, optionally filtered. Does not count as activity. */
+  /** Operators' listing, optionally filtered; evicted sessions included. Does not count as activity. */
   list(filter: { pool?: string; status?: SessionStatus } = {}): SessionInfo[] {
     const result: SessionInfo[] = [];
-    for (const record of this.#byId.values()) {
-      if (filter.pool !== undefined && record.pool !== filter.pool) continue;
-      if (filter.status !== undefined && record.status !== filter.status) continue;
-      result.push(info(record));
-    }
+    const wanted = (pool: string, status: SessionStatus) =>
+      (filter.pool === undefined || pool === filter.pool) && (filter.status === undefined || status === filter.status);
+    for (const record of this.#byId.values()) if (wanted(record.pool, record.status)) result.push(info(record));
+    for (const { record } of this.#leaving.values()) if (wanted(record.pool, record.status)) result.push(info(record));
+    for (const [id, passive] of this.#passive) if (wanted(passive.pool, 'evicted')) result.push(passiveInfo(id, passive));
     return result;
   }
 
@@ -376,7 +507,7 @@ export class Runtime {
     });
   }
 
-  /** Refcounted pin; the returned release is idempotent. */
+  /** Refcounted pin: a pinned session is never evicted. The returned release is idempotent. */
   pin(id: string): () => void {
     const record = this.#live(id);
     record.pins++;
@@ -392,26 +523,54 @@ export class Runtime {
   async stop(id: string): Promise<void> {
     this.#assertOpen('stop');
     const record = this.#byId.get(id);
-    if (record === undefined) throw new UnknownSessionError(id);
-    await this.#stopRecord(record);
+    if (record) return this.#stopRecord(record, 'stop');
+    const leaving = this.#leaving.get(id);
+    if (leaving) return leaving.done;
+    if (this.#passive.has(id)) {
+      this.#passive.delete(id);
+      await this.#store.delete(id);
+      return;
+    }
+    throw new UnknownSessionError(id);
   }
 
-  #stopRecord(record: SessionRecord): Promise<void> {
+  /** Changes a pool's capacity; shrinking evicts down to it under the usual rules. */
+  setPoolCapacity(pool: string, capacity: number): void {
+    this.#assertOpen('setPoolCapacity');
+    if (!this.#pools.has(pool)) {
+      throw new InvalidOptionError(`setPoolCapacity: "${pool}" is not a pool; known: ${[...this.#pools.keys()].join(', ')}`);
+    }
+    if (capacity !== Infinity && (!Number.isSafeInteger(capacity) || capacity < 1)) {
+      throw new InvalidOptionError(`setPoolCapacity: capacity must be a positive integer (got ${String(capacity)})`);
+    }
+    this.#registry.send({ type: 'pool.resized', pool, capacity });
+  }
+
+  #stopRecord(record: SessionRecord, mode: StopMode): Promise<void> {
     const running = this.#stopping.get(record);
     if (running) return running;
     record.status = 'stopping';
-    const stopping = this.#shutDownSession(record).finally(() => this.#stopping.delete(record));
-    this.#stopping.set(record, stopping);
-    return stopping;
+    if (this.#byId.get(record.id) === record) this.#byId.delete(record.id);
+    this.#unpool(record);
+    const leaving: Leaving = { record, mode, superseded: false, done: RESOLVED };
+    this.#leaving.set(record.id, leaving);
+    const done = this.#shutDownSession(record, leaving).finally(() => {
+      this.#stopping.delete(record);
+      if (this.#leaving.get(record.id) === leaving) this.#leaving.delete(record.id);
+    });
+    leaving.done = done;
+    this.#stopping.set(record, done);
+    return done;
   }
 
-  async #shutDownSession(record: SessionRecord): Promise<void> {
-    await record.startup?.catch(() => {});
-    await record.drained();
+  async #shutDownSession(record: SessionRecord, leaving: Leaving): Promise<void> {
+    await record.settled();
+    const keep = leaving.mode === 'evict' || (leaving.mode === 'shutdown' && this.#snapshotting);
+    let result: StopResult | undefined;
     if (!record.ended) {
       const log = this.#sessionLogger(record);
       try {
-        const result = await record.shard.stop(record.key, this.#options.shutdownTimeoutMs);
+        result = await record.shard.stop(record.key, this.#options.shutdownTimeoutMs, keep);
         if (result.outcome === 'failed') {
           log.error({ err: result.error && fromWireError(result.error) }, 'session shutdown threw; it is stopped');
         } else if (result.outcome === 'forced') {
@@ -421,7 +580,28 @@ export class Runtime {
         log.warn({ err: error }, 'worker ended while the session was shutting down');
       }
     }
+    if (record.pids?.size) await record.shard.childProcesses.kill(record.pids);
+    // The id may belong to a newer session by now: then its store entry is that session's.
+    const owned = !leaving.superseded && this.#owns(record);
+    if (owned) await this.#settleStore(record, leaving.mode, result);
     this.#unregister(record);
+  }
+
+  /** What the store keeps of a session that has shut down. */
+  async #settleStore(record: SessionRecord, mode: StopMode, result: StopResult | undefined): Promise<void> {
+    const { id, kind, pool, input } = record;
+    const keep = mode === 'evict' || (mode === 'shutdown' && this.#snapshotting);
+    if (!keep) {
+      await this.#store.delete(id);
+      return;
+    }
+    // The worker's snapshot covers everything (the stop waited for the mailbox to drain); without
+    // one (the worker died meanwhile), the record's own snapshot and journal still do.
+    const state = result?.snapshot
+      ? { snapshot: new Uint8Array(result.snapshot), snapshotSeq: result.seq ?? record.seq, journal: [] }
+      : { snapshot: record.snapshot, snapshotSeq: record.snapshotSeq, journal: record.replay() };
+    await this.#store.save(id, { kind, pool, input }, state, mode === 'evict');
+    if (mode === 'evict') this.#passive.set(id, { kind, pool });
   }
 
   // ── runtime ─────────────────────────────────────────────────────────────────────────────────
@@ -437,16 +617,21 @@ export class Runtime {
   stats(): RuntimeStats {
     let mailboxed = 0;
     for (const record of this.#byId.values()) mailboxed += record.inFlight;
+    const evictedByPool = new Map<string, number>();
+    for (const { pool } of this.#passive.values()) evictedByPool.set(pool, (evictedByPool.get(pool) ?? 0) + 1);
     const pools: RuntimeStats['pools'] = {};
-    for (const [name, pool] of this.#options.pools) {
-      pools[name] = { sessions: this.#poolSizes.get(name) ?? 0, capacity: pool.capacity };
+    for (const [name, pool] of this.#pools) {
+      pools[name] = { sessions: pool.size, capacity: pool.capacity, evicted: evictedByPool.get(name) ?? 0 };
     }
     return {
       sessions: this.#byId.size,
+      evicted: this.#passive.size,
       eventsAccepted: this.#shards.reduce((sum, shard) => sum + shard.eventsAccepted, 0),
       mailboxed,
       deadLetters: this.#deadLetters,
       crashed: this.#crashed,
+      restarts: this.#restarts,
+      evictions: this.#evictions,
       pools,
       shards: this.#shards.map((shard) => ({
         shard: shard.index,
@@ -474,7 +659,7 @@ export class Runtime {
     return { host, shards, total: shards.reduce((sum, heap) => sum + heap, host) };
   }
 
-  /** Shuts every session down in parallel, then closes every worker. Idempotent. */
+  /** Shuts every session down in parallel, then closes every worker and the store. Idempotent. */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#shutDown();
     return this.#shutdown;
@@ -482,10 +667,250 @@ export class Runtime {
 
   async #shutDown(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#byId.values()].map((record) => this.#stopRecord(record)));
-    await Promise.allSettled([...this.#replacements.values()]);
+    const stops = [...this.#byId.values()].map((record) => this.#stopRecord(record, 'shutdown'));
+    await Promise.allSettled([...stops, ...this.#stopping.values()]);
+    await Promise.allSettled([...this.#recoveries.values()]);
+    for (const supervisor of this.#supervisors) supervisor.stop();
+    this.#registry.stop();
     await Promise.allSettled(this.#shards.map((shard) => shard.close(this.#options.shutdownTimeoutMs)));
+    await this.#store.close();
     this.#logger.info('actorhost runtime shut down');
+  }
+
+  // ── starting and restoring ──────────────────────────────────────────────────────────────────
+
+  /** First start of a spawned session. Resolves with the failure, if any. */
+  async #launch(record: SessionRecord): Promise<SessionCrashedError | undefined> {
+    const { key, id, kind, input } = record;
+    const startup = record.shard.spawn({ key, id, kind, input });
+    record.startup = startup;
+    let failure: SessionCrashedError | undefined;
+    try {
+      const result = await startup;
+      if (result) failure = new SessionCrashedError(id, fromWireError(result));
+    } catch (error) {
+      failure = new SessionCrashedError(id, error);
+    }
+    if (record.startup === startup) record.startup = undefined;
+    if (!failure && record.status === 'starting') record.status = 'active';
+    if (!failure) this.#flushPending(record);
+    return failure;
+  }
+
+  /**
+   * Restores a session from its snapshot and journal under a fresh key, on `record.shard`. A
+   * replayed event that fails it is poison: dropped, dead-lettered, the session charged a
+   * restart, and the restore tried again without it. If the worker dies meanwhile, the shard's
+   * recovery restores the session again.
+   */
+  #restore(record: SessionRecord): Promise<void> {
+    const run = (async () => {
+      for (;;) {
+        const request = this.#restoreRequest(record);
+        let result;
+        try {
+          result = await record.shard.spawn(request);
+        } catch {
+          return;
+        }
+        if (record.ended || record.key !== request.key) return;
+        if (result === null) {
+          if (record.status === 'restarting') record.status = 'active';
+          this.#flushPending(record);
+          return;
+        }
+        if (!this.#charge(record, fromWireError(result), result.poisonSeq)) return;
+        this.#rekey(record);
+      }
+    })();
+    record.startup = run;
+    void run.finally(() => {
+      if (record.startup === run) record.startup = undefined;
+    });
+    return run;
+  }
+
+  /** The restore request; events it replays leave `pending` (they would otherwise run twice). */
+  #restoreRequest(record: SessionRecord): SpawnRequest {
+    const pending = record.pending;
+    record.pending = record.observers ? [WATCH_ON] : undefined;
+    if (pending) for (const entry of pending) if (typeof entry !== 'number') record.release();
+    return {
+      key: record.key,
+      id: record.id,
+      kind: record.kind,
+      input: record.input,
+      ...(record.snapshot ? { snapshot: record.snapshot } : {}),
+      snapshotSeq: record.snapshotSeq,
+      replay: record.replay(),
+      seq: record.seq,
+    };
+  }
+
+  /**
+   * Restart. A session failed. Drops its poison event, if any; charges it a restart. Returns
+   * whether it may be restored; if not, it is stopped and reported `crashed`.
+   */
+  #charge(record: SessionRecord, error: Error, poisonSeq: number | undefined): boolean {
+    if (poisonSeq) {
+      const event = record.poison(poisonSeq);
+      if (event !== POISONED) {
+        if (this.#snapshotting) this.#store.drop(record.id, poisonSeq);
+        this.#deadLetter(record.id, event, `it crashed the session (a poison message, not replayed): ${error.message}`);
+      }
+    }
+    const { allowed, history } = addRestart(record.restarts ?? [], this.#now(), this.#options.restart);
+    record.restarts = history;
+    if (!allowed) {
+      this.#fail(record, error);
+      return false;
+    }
+    this.#restarts++;
+    this.#sessionLogger(record).warn({ err: error, restarts: history.length }, 'session failed; restarting it from its snapshot and journal');
+    this.#emit('restarted', { id: record.id, error });
+    return true;
+  }
+
+  /** A new incarnation: a fresh key, so nothing still addressed to the old one can reach it. */
+  #rekey(record: SessionRecord): void {
+    this.#retiredKeys.set(record.key, record);
+    this.#byKey.delete(record.key);
+    record.key = this.#nextKey++;
+    this.#byKey.set(record.key, record);
+    if (record.status !== 'stopping') record.status = 'restarting';
+  }
+
+  /** The session failed for good. */
+  #fail(record: SessionRecord, cause: Error): void {
+    const error = cause instanceof SessionCrashedError ? cause : new SessionCrashedError(record.id, cause);
+    this.#crashed++;
+    this.#sessionLogger(record).error({ err: cause }, 'session crashed; not restarted');
+    if (record.pids?.size) void record.shard.childProcesses.kill(record.pids);
+    const owned = this.#owns(record);
+    this.#unregister(record, error);
+    if (owned) void this.#store.delete(record.id);
+    this.#emit('crashed', { id: record.id, kind: record.kind, pool: record.pool, error });
+  }
+
+  /** Brings an evicted or stored session back (`send`, `getSnapshot`), if its pool has room. */
+  #reactivate(id: string, { allowOverCapacity = false } = {}): SessionRecord | Error {
+    const passive = this.#passive.get(id)!;
+    const pool = this.#pools.get(passive.pool)!;
+    if (!allowOverCapacity && !this.#makeRoom(pool)) return new PoolFullError(id, pool.name, pool.size, pool.capacity);
+    const stored = this.#store.load(id);
+    this.#passive.delete(id);
+    if (!stored) return new UnknownSessionError(id, 'its stored state is gone');
+    const shard = this.#leastLoadedShard();
+    if (!shard) {
+      this.#passive.set(id, passive);
+      return new WorkerStartError(-1, new Error('no worker is alive to reactivate the session on'));
+    }
+    const record = this.#recordFromStore(id, stored, shard);
+    this.#register(record);
+    record.status = 'restarting';
+    void this.#restore(record);
+    return record;
+  }
+
+  #recordFromStore(id: string, stored: StoredSession, shard: Shard): SessionRecord {
+    const { kind, pool, input } = stored;
+    const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now() });
+    record.snapshot = stored.snapshot;
+    record.snapshotSeq = stored.snapshotSeq;
+    record.seq = stored.snapshotSeq;
+    for (let index = 0; index < stored.journal.length; index += 2) {
+      const seq = stored.journal[index] as number;
+      while (record.seq < seq - 1) record.journal.push(POISONED), record.seq++;
+      record.journal.push(stored.journal[index + 1]);
+      record.seq = seq;
+    }
+    return record;
+  }
+
+  /** Room for one more session in `pool`, evicting if it must; false if every candidate is protected. */
+  #makeRoom(pool: Pool<SessionRecord>): boolean {
+    const needed = pool.size + 1 - pool.capacity;
+    if (needed <= 0) return true;
+    const victims = chooseEvictions(pool, needed, this.#now());
+    if (victims.length < needed) return false;
+    for (const victim of victims) this.#evict(victim);
+    return true;
+  }
+
+  /** Eviction decided (by the registry): reported first, then the shutdown with a snapshot kept. */
+  #evict(record: SessionRecord): void {
+    this.#evictions++;
+    const done = this.#stopRecord(record, 'evict');
+    this.#sessionLogger(record).info({ pool: record.pool }, 'session evicted');
+    this.#emit('evicted', { id: record.id, pool: record.pool, done });
+  }
+
+  // ── workers ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Recovery. A shard's worker ended (exit, uncaught error, hang, out of memory). Kills what its
+   * sessions had started, replaces the worker, charges the culprit, restores every other session
+   * from its snapshot and journal. Rejects only if the replacement fails to start.
+   */
+  async #recoverShard(index: number, cause: Error): Promise<void> {
+    let finish!: () => void;
+    this.#recoveries.set(index, new Promise((resolve) => (finish = resolve)));
+    try {
+      const dead = this.#shards[index]!;
+      const culprit = dead.culprit();
+      dead.releaseUnacknowledged();
+      const lost = [...this.#byKey.values()].filter((record) => record.shard === dead);
+      await dead.destroy();
+      for (const record of lost) record.pids = undefined;
+      const blamed = culprit && this.#byKey.get(culprit.key);
+      dead.logger.error({ err: cause, sessions: lost.length, culprit: blamed?.id }, 'worker ended unexpectedly; restoring its sessions');
+      this.#emit('workerExit', { shard: index, error: cause, sessions: lost.map((record) => record.id), culprit: blamed?.id });
+      if (!blamed) this.#chargeShard(index, cause);
+      if (this.#closed) return;
+      const replacement = await this.#startShard(index);
+      const restores: Array<Promise<void>> = [];
+      for (const record of lost) {
+        // A first start or a stop under way settles by itself: its call to the dead worker failed.
+        if (record.ended || record.status === 'stopping' || record.status === 'starting') continue;
+        dead.sessions--;
+        replacement.sessions++;
+        record.shard = replacement;
+        if (record === blamed && !this.#charge(record, cause, culprit!.seq || undefined)) continue;
+        this.#rekey(record);
+        restores.push(this.#restore(record));
+      }
+      await Promise.all(restores);
+      replacement.logger.info({ restored: restores.length }, 'worker replaced; sessions restored');
+    } finally {
+      this.#recoveries.delete(index);
+      finish();
+    }
+  }
+
+  /** A worker died and no session is to blame: bounded like a session's restarts, then given up. */
+  #chargeShard(index: number, cause: Error): void {
+    const { allowed, history } = addRestart(this.#unattributedExits[index] ?? [], this.#now(), this.#options.restart);
+    this.#unattributedExits[index] = history;
+    if (!allowed) throw new WorkerStartError(index, new Error(`its worker keeps failing with no session to blame: ${cause.message}`));
+  }
+
+  /** The shard cannot be recovered: its sessions crash; the others keep serving. */
+  #shardDown(index: number, cause: Error): void {
+    const shard = this.#shards[index];
+    this.#logger.error({ err: cause, shard: index }, 'shard is down: its replacement worker failed to start');
+    for (const record of [...this.#byKey.values()]) {
+      if (record.shard === shard || record.shard.index === index) this.#fail(record, cause);
+    }
+  }
+
+  #onChildSpawned(key: number, pid: number): void {
+    const record = this.#byKey.get(key) ?? this.#retiredKeys.get(key);
+    if (record && !record.ended && (record.key === key || record.status !== 'stopping')) {
+      (record.pids ??= new Set()).add(pid);
+      return;
+    }
+    // Its session is gone: nothing may outlive it.
+    for (const shard of this.#shards) void shard.childProcesses.kill([pid]);
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────
@@ -496,8 +921,26 @@ export class Runtime {
 
   #live(id: string): SessionRecord {
     const record = this.#byId.get(id);
-    if (record === undefined) throw new UnknownSessionError(id);
-    return record;
+    if (record) return record;
+    if (this.#passive.has(id)) throw new UnknownSessionError(id, 'it is evicted; send to it to reactivate it');
+    throw new UnknownSessionError(id);
+  }
+
+  #liveOrReactivated(id: string): SessionRecord {
+    const record = this.#byId.get(id);
+    if (record) return record;
+    if (!this.#passive.has(id)) throw new UnknownSessionError(id);
+    const reactivated = this.#reactivate(id);
+    if (reactivated instanceof Error) throw reactivated;
+    return reactivated;
+  }
+
+  /** Whether the id still names this incarnation (no newer session took it). */
+  #owns(record: SessionRecord): boolean {
+    const holder = this.#byId.get(record.id);
+    if (holder) return holder === record;
+    const leaving = this.#leaving.get(record.id);
+    return !leaving || leaving.record === record;
   }
 
   #leastLoadedShard(): Shard | undefined {
@@ -508,9 +951,9 @@ export class Runtime {
     return best;
   }
 
-  /** Every worker is down: wait for the replacements under way, if any. */
-  async #replacementShard(): Promise<Shard> {
-    await Promise.allSettled([...this.#replacements.values()]);
+  /** Every worker is down: wait for the recoveries under way, if any. */
+  async #recoveredShard(): Promise<Shard> {
+    await Promise.allSettled([...this.#recoveries.values()]);
     this.#assertOpen('spawn');
     const shard = this.#leastLoadedShard();
     if (shard) return shard;
@@ -520,8 +963,20 @@ export class Runtime {
   #register(record: SessionRecord): void {
     this.#byId.set(record.id, record);
     this.#byKey.set(record.key, record);
-    this.#poolSizes.set(record.pool, (this.#poolSizes.get(record.pool) ?? 0) + 1);
+    this.#pools.get(record.pool)!.add(record, this.#now());
+    record.pooled = true;
     record.shard.sessions++;
+  }
+
+  #unpool(record: SessionRecord): void {
+    if (!record.pooled) return;
+    this.#pools.get(record.pool)!.remove(record);
+    record.pooled = false;
+  }
+
+  #touch(record: SessionRecord): void {
+    if (record.pooled) this.#pools.get(record.pool)!.touch(record, this.#now());
+    else record.lastActiveAt = this.#now();
   }
 
   /** Removes this incarnation's bookkeeping: never a newer session's that reuses the id. */
@@ -529,7 +984,8 @@ export class Runtime {
     if (record.ended) return;
     if (this.#byId.get(record.id) === record) this.#byId.delete(record.id);
     this.#byKey.delete(record.key);
-    this.#poolSizes.set(record.pool, (this.#poolSizes.get(record.pool) ?? 1) - 1);
+    for (const [key, retired] of this.#retiredKeys) if (retired === record) this.#retiredKeys.delete(key);
+    this.#unpool(record);
     record.shard.sessions--;
     record.end(cause);
     const observers = record.observers;
@@ -548,8 +1004,8 @@ export class Runtime {
   }
 
   #enqueueMarker(record: SessionRecord, marker: number): void {
-    if (record.status === 'starting') (record.pending ??= []).push(marker);
-    else record.shard.enqueue(record.key, marker, UNCOUNTED);
+    if (record.status === 'active') record.shard.enqueue(record.key, marker, UNCOUNTED);
+    else (record.pending ??= []).push(marker);
   }
 
   #resolveSnapshot(record: SessionRecord, wire: WireSnapshot): AnyMachineSnapshot {
@@ -565,7 +1021,8 @@ export class Runtime {
 
   #onNotes(shard: Shard, notes: Note[]): void {
     for (const note of notes) {
-      const record = this.#byKey.get(note[1]);
+      const key = note[1];
+      const record = this.#byKey.get(key);
       switch (note[0]) {
         case NOTE_SNAPSHOT: {
           if (!record?.observers) break;
@@ -573,53 +1030,51 @@ export class Runtime {
           for (const observer of record.observers) this.#guard(record, () => observer.next?.(snapshot));
           break;
         }
-        case NOTE_DONE: {
+        case NOTE_PERSIST: {
           if (!record) break;
+          const [, , seq, bytes] = note;
+          const snapshot = new Uint8Array(bytes);
+          if (record.compact(seq, snapshot) && this.#snapshotting) this.#store.compact(record.id, seq, snapshot);
+          break;
+        }
+        case NOTE_DONE: {
+          if (!record || record.status === 'stopping') break;
           if (record.observers) {
             const snapshot = this.#resolveSnapshot(record, note[2]);
             for (const observer of record.observers) this.#guard(record, () => observer.next?.(snapshot));
           }
+          if (record.pids?.size) void record.shard.childProcesses.kill(record.pids);
+          const owned = this.#owns(record);
           this.#unregister(record);
+          if (owned) void this.#store.delete(record.id);
           this.#emit('done', { id: record.id, output: note[2].output });
           break;
         }
         case NOTE_CRASHED: {
-          if (!record) break;
-          const error = new SessionCrashedError(record.id, fromWireError(note[2]));
-          this.#crashed++;
-          this.#sessionLogger(record).error({ err: error.cause }, 'session crashed');
-          this.#unregister(record, error);
-          this.#emit('crashed', { id: record.id, kind: record.kind, pool: record.pool, error });
+          if (!record || record.status === 'stopping') break;
+          const [, , wireError, poisonSeq] = note;
+          if (record.pids?.size) void record.shard.childProcesses.kill(record.pids);
+          if (this.#charge(record, fromWireError(wireError), poisonSeq ?? undefined)) {
+            this.#rekey(record);
+            void this.#restore(record);
+          }
           break;
         }
         case NOTE_UNDELIVERED: {
-          this.#deadLetters++;
-          shard.logger.warn({ sessionId: record?.id, event: (note[2] as { type?: unknown })?.type }, 'dead letter');
-          this.#emit('deadLetter', { id: record?.id, event: note[2], reason: 'the session was no longer running' });
+          // Addressed to an incarnation that a restart retired: the event is in the journal and
+          // was replayed into the new one.
+          if (record || this.#retiredKeys.has(key)) break;
+          this.#deadLetter(undefined, note[2], 'the session was no longer running', shard);
           break;
         }
       }
     }
   }
 
-  #onShardExit(shard: Shard, cause: Error): void {
-    const lost: SessionRecord[] = [];
-    for (const record of this.#byKey.values()) if (record.shard === shard) lost.push(record);
-    shard.logger.error({ err: cause, sessions: lost.length }, 'worker exited unexpectedly');
-    for (const record of lost) {
-      const error = new SessionCrashedError(record.id, cause);
-      this.#crashed++;
-      this.#unregister(record, error);
-      this.#emit('crashed', { id: record.id, kind: record.kind, pool: record.pool, error });
-    }
-    this.#emit('workerExit', { shard: shard.index, error: cause, sessions: lost.map((record) => record.id) });
-    void shard.destroy();
-    if (this.#closed) return;
-    const replacement = this.#startShard(shard.index)
-      .then(() => shard.logger.info('worker replaced'))
-      .catch((error: unknown) => shard.logger.error({ err: error }, 'replacement worker failed to start; shard left down'))
-      .finally(() => this.#replacements.delete(shard.index));
-    this.#replacements.set(shard.index, replacement);
+  #deadLetter(id: string | undefined, event: unknown, reason: string, shard?: Shard): void {
+    this.#deadLetters++;
+    (shard?.logger ?? this.#logger).warn({ sessionId: id, event: (event as { type?: unknown })?.type, reason }, 'dead letter');
+    this.#emit('deadLetter', { id, event, reason });
   }
 
   #emit<E extends keyof RuntimeEvents>(event: E, payload: RuntimeEvents[E]): void {
@@ -685,7 +1140,13 @@ function info(record: SessionRecord): SessionInfo {
     lastActiveAt: record.lastActiveAt,
     shard: record.shard.index,
     mailbox: record.inFlight,
+    restarts: record.restarts?.length ?? 0,
+    pids: record.pids ? [...record.pids] : [],
   };
+}
+
+function passiveInfo(id: string, { kind, pool }: { kind: string; pool: string }): SessionInfo {
+  return { id, kind, pool, status: 'evicted', pinned: false, lastActiveAt: 0, shard: -1, mailbox: 0, restarts: 0, pids: [] };
 }
 
 function describeValue(value: unknown): string {
@@ -695,9 +1156,9 @@ function describeValue(value: unknown): string {
 }
 
 /**
- * Starts a runtime: imports the machine modules, starts the workers, and resolves when every
- * worker has loaded every machine. Rejects with `InvalidOptionError`, `MachineModuleError` or
- * `WorkerStartError` — never hangs.
+ * Starts a runtime: opens the store, imports the machine modules, starts the workers, and
+ * resolves when every worker has loaded every machine. Rejects with `InvalidOptionError`,
+ * `MachineModuleError`, `StoreLockedError` or `WorkerStartError` — never hangs.
  *
  * @example
  * ```ts
@@ -706,6 +1167,7 @@ function describeValue(value: unknown): string {
  * const runtime = await createRuntime({
  *   machines: { counter: new URL('./counter.machine.js', import.meta.url) },
  *   workers: 2,
+ *   store: 'memory',
  * });
  * await runtime.spawn('counter', { id: 'c-1' });
  * await runtime.send('c-1', { type: 'INC' });

@@ -1,48 +1,106 @@
 /**
- * The host's record of one session incarnation. Kept small (it exists once per session, so it
- * counts toward the memory per idle session): optional parts are allocated only when used.
+ * The host's record of one session. Kept small (it exists once per session, so it counts toward
+ * the memory per idle session): optional parts are allocated only when used.
+ *
+ * Recovery state: `snapshot` covers the session's events up to `snapshotSeq`; `journal` holds
+ * every accepted event after it (index i is seq `snapshotSeq + 1 + i`; a poison event leaves a
+ * hole). Snapshot plus journal restores the session after its machine or its worker fails, in
+ * every durability mode: the store only adds what survives a host restart.
  */
 import type { AnyMachineSnapshot, Observer } from 'xstate';
+import type { PoolMember } from './pool.js';
 import type { Mailbox, Shard } from './shard.js';
 
-export type SessionStatus = 'starting' | 'active' | 'stopping';
+export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 'evicted';
 
-export class SessionRecord implements Mailbox {
+/** A journal slot whose event was dropped as poison. */
+export const POISONED = undefined;
+
+export class SessionRecord implements Mailbox, PoolMember {
   readonly id: string;
-  /** Names this incarnation on the wire; never reused, so stale messages cannot reach a successor. */
-  readonly key: number;
+  /** Names this incarnation on the wire; a restart takes a new one, so stale events never reach it. */
+  key: number;
   readonly kind: string;
   readonly pool: string;
+  readonly input: unknown;
   shard: Shard;
   status: SessionStatus = 'starting';
-  /** Events accepted so far, and how many of them the worker has processed. */
+  /** Events accepted so far (in this host process), and how many the worker has processed. */
   accepted = 0;
   processed = 0;
   lastActiveAt: number;
   pins = 0;
+  lruPrev: SessionRecord | undefined;
+  lruNext: SessionRecord | undefined;
+  /** In its pool's LRU list (a session leaves it when its stop or eviction begins). */
+  pooled = false;
   /** Set once the record has left the registry; `endCause` says why when it failed. */
   ended = false;
   endCause: Error | undefined;
-  /** What was sent while the session was starting, in order: copied events, or watch markers. */
+  /** The seq of the last accepted event, over the session's whole life. */
+  seq = 0;
+  snapshotSeq = 0;
+  snapshot: Uint8Array | undefined;
+  journal: unknown[] = [];
+  /** Restart times inside the restart window. */
+  restarts: number[] | undefined;
+  /** Subprocesses the session started that have not exited. */
+  pids: Set<number> | undefined;
+  /** What was sent while the session was (re)starting, in order: copied events, or watch markers. */
   pending: unknown[] | undefined;
-  /** Settles when the worker has answered the spawn; set only while starting. */
+  /** Settles when the worker has answered the (re)start; set only while (re)starting. */
   startup: Promise<unknown> | undefined;
   observers: Set<Partial<Observer<AnyMachineSnapshot>>> | undefined;
   /** Waiters for `processed` to reach a target; targets only grow, so the queue stays sorted. */
   #drainWaiters: Array<{ target: number; wake(): void }> | undefined;
 
-  constructor(id: string, key: number, kind: string, pool: string, shard: Shard, now: number) {
-    this.id = id;
-    this.key = key;
-    this.kind = kind;
-    this.pool = pool;
-    this.shard = shard;
-    this.lastActiveAt = now;
+  constructor(init: { id: string; key: number; kind: string; pool: string; input: unknown; shard: Shard; now: number }) {
+    this.id = init.id;
+    this.key = init.key;
+    this.kind = init.kind;
+    this.pool = init.pool;
+    this.input = init.input;
+    this.shard = init.shard;
+    this.lastActiveAt = init.now;
   }
 
   /** Events in the mailbox: accepted, not yet processed. */
   get inFlight(): number {
     return this.accepted - this.processed;
+  }
+
+  /** Records an accepted event in the journal; returns its seq. */
+  journalEvent(event: unknown): number {
+    this.accepted++;
+    this.journal.push(event);
+    return ++this.seq;
+  }
+
+  /** A persisted snapshot arrived: it replaces the journal up to `seq`. */
+  compact(seq: number, snapshot: Uint8Array): boolean {
+    if (seq <= this.snapshotSeq || seq > this.seq) return false;
+    this.journal.splice(0, seq - this.snapshotSeq);
+    this.snapshotSeq = seq;
+    this.snapshot = snapshot;
+    return true;
+  }
+
+  /** Drops the event `seq` from the journal (poison); returns it, or undefined if not held. */
+  poison(seq: number): unknown {
+    const index = seq - this.snapshotSeq - 1;
+    if (index < 0 || index >= this.journal.length) return POISONED;
+    const event = this.journal[index];
+    this.journal[index] = POISONED;
+    return event;
+  }
+
+  /** The journal as a replay list `[seq₁, event₁, …]`, without poisoned events. */
+  replay(): unknown[] {
+    const replay: unknown[] = [];
+    this.journal.forEach((event, index) => {
+      if (event !== POISONED) replay.push(this.snapshotSeq + 1 + index, event);
+    });
+    return replay;
   }
 
   release(): void {
@@ -63,15 +121,24 @@ export class SessionRecord implements Mailbox {
     return new Promise((wake) => (this.#drainWaiters ??= []).push({ target, wake }));
   }
 
+  /** Waits out any (re)start under way, then for the events accepted before the call. */
+  async settled(): Promise<void> {
+    await this.#startedUp();
+    await this.drained();
+    await this.#startedUp();
+  }
+
+  async #startedUp(): Promise<void> {
+    for (let startup = this.startup; startup; startup = this.startup) await startup.catch(() => {});
+  }
+
   /** Leaves the registry: nothing waits on it any more. */
   end(cause?: Error): void {
     this.ended = true;
     this.endCause = cause;
     this.pending = undefined;
-    this.#wakeDrainWaiters();
-  }
-
-  #wakeDrainWaiters(): void {
+    this.journal = [];
+    this.snapshot = undefined;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = undefined;
     if (waiters) for (const waiter of waiters) waiter.wake();

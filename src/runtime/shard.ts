@@ -13,6 +13,10 @@
  *   for the sessions it carried (`Mailbox.release`).
  * - A control call never hangs on a dead worker: every call races the task's end and rejects
  *   with the real cause.
+ * - The watchdog pings the worker every `heartbeatMs`; a ping unanswered for `hangTimeoutMs`
+ *   means the worker is stuck (an endless loop): it is terminated and reported like any exit.
+ * - After the worker ends, `culprit()` reads which session (and which of its events) it was
+ *   running, from the state the worker shared.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
@@ -20,9 +24,14 @@ import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
-import { WorkerStartError } from '../errors.js';
+import { WorkerHangError, WorkerStartError } from '../errors.js';
+import { ChildProcesses, type ChildProcessEvents } from './child-processes.js';
 import { TickBatcher } from './tick-batcher.js';
 import {
+  STATE_CULPRIT_KEY,
+  STATE_CURRENT_KEY,
+  STATE_CURRENT_SEQ,
+  STATE_SLOTS,
   createPackr,
   toTransferable,
   type BatchMessage,
@@ -57,8 +66,19 @@ export interface ShardStartOptions {
   index: number;
   machines: ReadonlyMap<string, string>;
   resourceLimits: ResourceLimits;
+  snapshotEvery: number;
+  watchdog: { heartbeatMs: number; hangTimeoutMs: number };
   logger: Logger;
   handlers: ShardHandlers;
+  childProcesses: ChildProcessEvents;
+}
+
+/** The session a dead worker was running, and the event (0: none, it was starting or stopping). */
+export interface Culprit {
+  key: number;
+  seq: number;
+  /** It died of an asynchronous error that came from this session's code. */
+  async: boolean;
 }
 
 export class Shard {
@@ -72,11 +92,18 @@ export class Shard {
   readonly #api: Remote<ShardApi>;
   readonly #dataPort: MessagePort;
   readonly #controlPort: MessagePort;
+  readonly #processPort: MessagePort;
   readonly #handlers: ShardHandlers;
+  /** Subprocesses this shard's sessions started (`fromChildProcess`); the host owns them. */
+  readonly childProcesses: ChildProcesses;
   readonly #packr = createPackr();
   readonly #exited: Promise<never>;
+  readonly #state = new Int32Array(new SharedArrayBuffer(STATE_SLOTS * Int32Array.BYTES_PER_ELEMENT));
   #exitCause: Error | undefined;
+  #terminateCause: Error | undefined;
   #closing = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #pingSentAt = 0;
 
   /** `[key₁, event₁, key₂, event₂, …]`, encoded at flush. */
   #batch: unknown[] = [];
@@ -102,30 +129,41 @@ export class Shard {
       atomics: 'disabled',
       resourceLimits: options.resourceLimits,
     });
+    // piscina reports a worker error with no task in flight as an 'error' event; unheard, that
+    // event would throw in the host. Ours is always in flight until close, but not after.
+    this.#pool.on('error', (error: unknown) => this.logger.warn({ err: error }, 'worker error after its task ended'));
     const data = new MessageChannel();
     const control = new MessageChannel();
+    const processes = new MessageChannel();
     this.#dataPort = data.port1;
     this.#controlPort = control.port1;
+    this.#processPort = processes.port1;
+    this.childProcesses = new ChildProcesses(processes.port1, options.childProcesses, this.logger);
     this.#api = wrap<ShardApi>(nodeEndpoint(control.port1));
     const init: ShardInit = {
       shard: options.index,
       machines: [...options.machines],
       dataPort: data.port2,
       controlPort: control.port2,
+      processPort: processes.port2,
+      state: this.#state.buffer as SharedArrayBuffer,
+      snapshotEvery: options.snapshotEvery,
     };
-    const task = this.#pool.run(init, { transferList: [data.port2, control.port2] }) as Promise<void>;
+    const task = this.#pool.run(init, { transferList: [data.port2, control.port2, processes.port2] }) as Promise<void>;
     this.#exited = task.then(
       () => {
         throw new Error(`worker of shard ${this.index} ended its task`);
       },
       (error: unknown) => {
-        throw error instanceof Error ? error : new Error(String(error));
+        throw this.#terminateCause ?? (error instanceof Error ? error : new Error(String(error)));
       },
     );
     this.#exited.catch((cause: Error) => {
       this.#exitCause = cause;
+      this.#stopHeartbeat();
       if (!this.#closing) this.#handlers.onExit(this, cause);
     });
+    this.#startHeartbeat(options.watchdog);
     this.#dataPort.on('message', (message: WorkerMessage) => this.#onMessage(message));
   }
 
@@ -140,6 +178,52 @@ export class Shard {
       throw new WorkerStartError(options.index, error);
     }
     return shard;
+  }
+
+  #startHeartbeat({ heartbeatMs, hangTimeoutMs }: ShardStartOptions['watchdog']): void {
+    this.#heartbeat = setInterval(() => {
+      if (this.#pingSentAt !== 0) {
+        const waited = Date.now() - this.#pingSentAt;
+        if (waited >= hangTimeoutMs) void this.terminate(new WorkerHangError(this.index, waited));
+        return;
+      }
+      this.#pingSentAt = Date.now();
+      this.call((api) => api.ping()).then(
+        () => (this.#pingSentAt = 0),
+        () => {},
+      );
+    }, heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  /** Ends a worker that will not end by itself (it hangs); reported to `onExit` with `cause`. */
+  async terminate(cause: Error): Promise<void> {
+    if (this.#exitCause || this.#terminateCause) return;
+    this.#terminateCause = cause;
+    this.#stopHeartbeat();
+    await this.#pool.destroy();
+  }
+
+  /** After the worker ended: the session it was running, if any. */
+  culprit(): Culprit | undefined {
+    const asyncKey = Atomics.load(this.#state, STATE_CULPRIT_KEY);
+    if (asyncKey !== 0) return { key: asyncKey, seq: 0, async: true };
+    const key = Atomics.load(this.#state, STATE_CURRENT_KEY);
+    return key === 0 ? undefined : { key, seq: Atomics.load(this.#state, STATE_CURRENT_SEQ), async: false };
+  }
+
+  /** The worker is gone: its unacknowledged events are released (they are journaled, and replayed on restore). */
+  releaseUnacknowledged(): void {
+    for (const mailbox of this.unacknowledged()) mailbox.release();
+    this.#unacked = [];
+    this.#unackedHead = 0;
+    this.#batch = [];
+    this.#batchMailboxes = [];
   }
 
   get alive(): boolean {
@@ -161,8 +245,8 @@ export class Shard {
   }
 
   /** Shuts a session down (the shutdown contract); stops in the same tick share a round trip. */
-  stop(key: number, timeoutMs: number): Promise<StopResult> {
-    return this.#stops.call({ key, timeoutMs });
+  stop(key: number, timeoutMs: number, persist = false): Promise<StopResult> {
+    return this.#stops.call({ key, timeoutMs, persist });
   }
 
   /** Appends one event (validated and copied by the caller) or watch marker for session `key`. */
@@ -226,11 +310,13 @@ export class Shard {
     await this.destroy();
   }
 
-  /** Ends the thread at once (a hung or dead worker, or the end of `close`). */
+  /** Ends the thread at once (a dead worker, or the end of `close`). */
   async destroy(): Promise<void> {
     this.#closing = true;
+    this.#stopHeartbeat();
     this.#dataPort.close();
     this.#controlPort.close();
-    await this.#pool.destroy();
+    this.#processPort.close();
+    await Promise.all([this.childProcesses.killAll(), this.#pool.destroy()]);
   }
 }

@@ -1,0 +1,113 @@
+/**
+ * The host's side of `fromChildProcess`: spawns subprocesses for a shard's sessions, relays their
+ * I/O to the worker, and kills them.
+ *
+ * Each child starts in a process group of its own (`detached`), so killing the group (`-pid`)
+ * kills the child and whatever it started in its group: the process tree. The host's main thread
+ * is the parent, so it reaps every child even after the worker that asked for it is gone.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { MessagePort } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { ToHost, ToWorker } from '../actors/child-process-hook.js';
+
+interface Child {
+  readonly process: ChildProcess;
+  readonly key: number;
+  readonly exited: Promise<void>;
+}
+
+export interface ChildProcessEvents {
+  spawned(key: number, pid: number): void;
+  exited(key: number, pid: number): void;
+}
+
+export class ChildProcesses {
+  readonly #port: MessagePort;
+  readonly #events: ChildProcessEvents;
+  readonly #logger: Logger;
+  readonly #byId = new Map<number, Child>();
+  readonly #byPid = new Map<number, Child>();
+
+  constructor(port: MessagePort, events: ChildProcessEvents, logger: Logger) {
+    this.#port = port;
+    this.#events = events;
+    this.#logger = logger;
+    port.on('message', (message: ToHost) => this.#handle(message));
+  }
+
+  #handle(message: ToHost): void {
+    switch (message.op) {
+      case 'spawn':
+        this.#spawn(message.id, message.key, message.spec);
+        break;
+      case 'write':
+        this.#byId.get(message.id)?.process.stdin?.write(message.data);
+        break;
+      case 'kill': {
+        const child = this.#byId.get(message.id);
+        if (child) void this.#killTree(child);
+        break;
+      }
+    }
+  }
+
+  #spawn(id: number, key: number, spec: Extract<ToHost, { op: 'spawn' }>['spec']): void {
+    const child = spawn(spec.command, spec.args ?? [], {
+      cwd: spec.cwd,
+      env: spec.env ? { ...process.env, ...spec.env } : process.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.once('error', (error) => {
+      this.#post({ op: 'failed', id, message: error.message });
+      this.#byId.delete(id);
+    });
+    child.once('spawn', () => {
+      const pid = child.pid!;
+      const entry: Child = { process: child, key, exited };
+      this.#byId.set(id, entry);
+      this.#byPid.set(pid, entry);
+      this.#events.spawned(key, pid);
+      this.#post({ op: 'spawned', id, pid });
+      child.stdout!.setEncoding('utf8').on('data', (data: string) => this.#post({ op: 'stdout', id, data }));
+      child.stderr!.setEncoding('utf8').on('data', (data: string) => this.#post({ op: 'stderr', id, data }));
+      child.stdin!.on('error', () => {});
+      child.once('exit', (code, signal) => {
+        this.#byId.delete(id);
+        this.#byPid.delete(pid);
+        this.#events.exited(key, pid);
+        this.#post({ op: 'exit', id, code, signal });
+      });
+    });
+  }
+
+  /** Kills these processes' trees and resolves when each has exited (and been reaped). */
+  async kill(pids: Iterable<number>): Promise<void> {
+    const children = [...pids].map((pid) => this.#byPid.get(pid)).filter((child) => child !== undefined);
+    await Promise.all(children.map((child) => this.#killTree(child)));
+  }
+
+  /** Kills every process this shard's sessions started (the worker died, or the runtime closes). */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.#byId.values()].map((child) => this.#killTree(child)));
+  }
+
+  #killTree(child: Child): Promise<void> {
+    try {
+      process.kill(-child.process.pid!, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') this.#logger.warn({ err: error, pid: child.process.pid }, 'could not kill a session subprocess');
+    }
+    return child.exited;
+  }
+
+  #post(message: ToWorker): void {
+    try {
+      this.#port.postMessage(message);
+    } catch {
+      // The worker is gone; its processes are being killed.
+    }
+  }
+}

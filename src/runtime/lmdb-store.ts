@@ -1,0 +1,163 @@
+/**
+ * The default store: an embedded LMDB environment (the `lmdb` package) in a directory.
+ *
+ * Layout: `sessions` (id → meta, passive flag, latest snapshot and the seq it covers) and
+ * `journal` ([id, seq] → event, ordered, so a session's journal is one range).
+ *
+ * One owner per store: `open` takes ownership inside an LMDB write transaction, which LMDB makes
+ * exclusive across processes, so checking that the previous owner is dead and taking over is one
+ * atomic step and two hosts racing for a dead owner's store can never both win. The owner is
+ * recorded with its process start time, so a pid the OS has since given to another process does
+ * not pass for the old owner.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { StoreLockedError } from '../errors.js';
+import type { SessionMeta, SessionState, SessionStore, StoredSession } from './store.js';
+
+interface SessionRow extends SessionMeta {
+  passive: boolean;
+  snapshotSeq: number;
+  snapshot?: Uint8Array;
+}
+
+interface OwnerRow {
+  pid: number;
+  startedAt: string | null;
+}
+
+const OWNER_KEY = 'owner';
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+export class LmdbStore implements SessionStore {
+  readonly durable = true;
+  readonly path: string;
+  readonly #root: RootDatabase;
+  readonly #sessions: Database<SessionRow, string>;
+  readonly #journal: Database<unknown, [string, number]>;
+  readonly #meta: Database<OwnerRow, string>;
+
+  private constructor(path: string) {
+    this.path = path;
+    this.#root = open({ path });
+    this.#sessions = this.#root.openDB<SessionRow, string>({ name: 'sessions' });
+    this.#journal = this.#root.openDB<unknown, [string, number]>({ name: 'journal' });
+    this.#meta = this.#root.openDB<OwnerRow, string>({ name: 'meta' });
+  }
+
+  /** Opens the store and takes ownership; rejects with `StoreLockedError` if a live host owns it. */
+  static async open(path: string): Promise<LmdbStore> {
+    const store = new LmdbStore(resolve(path));
+    try {
+      store.#takeOwnership();
+    } catch (error) {
+      await store.#root.close();
+      throw error;
+    }
+    return store;
+  }
+
+  #takeOwnership(): void {
+    const me: OwnerRow = { pid: process.pid, startedAt: processStartTime(process.pid) };
+    this.#root.transactionSync(() => {
+      const owner = this.#meta.get(OWNER_KEY);
+      if (owner && owner.pid !== process.pid && isSameLiveProcess(owner)) {
+        throw new StoreLockedError(this.path, owner.pid);
+      }
+      this.#meta.putSync(OWNER_KEY, me);
+    });
+  }
+
+  begin(id: string, meta: SessionMeta): void {
+    this.#clearJournal(id, MAX_SEQ);
+    void this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, passive: false, snapshotSeq: 0 });
+  }
+
+  async append(id: string, seq: number, event: unknown): Promise<void> {
+    await this.#journal.put([id, seq], event);
+  }
+
+  compact(id: string, seq: number, snapshot: Uint8Array): void {
+    const row = this.#sessions.get(id);
+    if (!row || seq <= row.snapshotSeq) return;
+    void this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot });
+    this.#clearJournal(id, seq);
+  }
+
+  drop(id: string, seq: number): void {
+    void this.#journal.remove([id, seq]);
+  }
+
+  async save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void> {
+    this.#clearJournal(id, MAX_SEQ);
+    for (let index = 0; index < state.journal.length; index += 2) {
+      void this.#journal.put([id, state.journal[index] as number], state.journal[index + 1]);
+    }
+    const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, passive, snapshotSeq: state.snapshotSeq };
+    if (state.snapshot) row.snapshot = state.snapshot;
+    await this.#sessions.put(id, row);
+  }
+
+  load(id: string): StoredSession | undefined {
+    const row = this.#sessions.get(id);
+    if (!row) return undefined;
+    const journal: unknown[] = [];
+    let seq = row.snapshotSeq;
+    for (const { key, value } of this.#journal.getRange({ start: [id, row.snapshotSeq + 1], end: [id, MAX_SEQ] })) {
+      journal.push(key[1], value);
+      seq = key[1];
+    }
+    const snapshot = row.snapshot ? new Uint8Array(row.snapshot) : undefined;
+    return { kind: row.kind, pool: row.pool, input: row.input, passive: row.passive, snapshot, snapshotSeq: row.snapshotSeq, journal, seq };
+  }
+
+  list(): Array<{ id: string; pool: string; kind: string; passive: boolean }> {
+    const rows: Array<{ id: string; pool: string; kind: string; passive: boolean }> = [];
+    for (const { key, value } of this.#sessions.getRange()) {
+      rows.push({ id: key, pool: value.pool, kind: value.kind, passive: value.passive });
+    }
+    return rows;
+  }
+
+  async delete(id: string): Promise<void> {
+    this.#clearJournal(id, MAX_SEQ);
+    await this.#sessions.remove(id);
+  }
+
+  /** Writes everything queued, gives up ownership, closes the environment. */
+  async close(): Promise<void> {
+    await this.#root.flushed;
+    this.#root.transactionSync(() => {
+      if (this.#meta.get(OWNER_KEY)?.pid === process.pid) this.#meta.removeSync(OWNER_KEY);
+    });
+    await this.#root.close();
+  }
+
+  #clearJournal(id: string, uptoSeq: number): void {
+    for (const key of this.#journal.getKeys({ start: [id, 0], end: [id, uptoSeq + 1] })) {
+      void this.#journal.remove(key);
+    }
+  }
+}
+
+/** Whether the process recorded as owner still runs (and is the same process, not a reused pid). */
+function isSameLiveProcess(owner: OwnerRow): boolean {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return owner.startedAt === null || processStartTime(owner.pid) === owner.startedAt;
+}
+
+/** The process's start time in clock ticks since boot (Linux `/proc/<pid>/stat`), or null elsewhere. */
+function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; the command name (field 2) may contain spaces, so count from its closing paren.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A pool's live sessions in least-recently-used order: an intrusive doubly linked list through
+ * the session records, so a touch is O(1) and never copies anything.
+ */
+export interface PoolMember {
+  lruPrev: PoolMember | undefined;
+  lruNext: PoolMember | undefined;
+  lastActiveAt: number;
+  pins: number;
+  /** Events accepted and not yet processed: a session with work queued is mid-turn. */
+  readonly inFlight: number;
+  /** Only an `active` session can be evicted (not one starting, restarting or stopping). */
+  readonly status: string;
+}
+
+export class Pool<Member extends PoolMember = PoolMember> {
+  readonly name: string;
+  capacity: number;
+  readonly recencyFloorMs: number;
+  size = 0;
+  /** Least recently used first. */
+  #head: Member | undefined;
+  #tail: Member | undefined;
+  /** Whether the over-capacity warning was logged since the pool was last within capacity. */
+  warnedOverCapacity = false;
+
+  constructor(name: string, capacity: number, recencyFloorMs: number) {
+    this.name = name;
+    this.capacity = capacity;
+    this.recencyFloorMs = recencyFloorMs;
+  }
+
+  add(member: Member, now: number): void {
+    member.lastActiveAt = now;
+    this.#append(member);
+    this.size++;
+  }
+
+  remove(member: Member): void {
+    this.#unlink(member);
+    this.size--;
+    if (this.size <= this.capacity) this.warnedOverCapacity = false;
+  }
+
+  /** Marks activity: O(1), moves the member to the most-recent end. */
+  touch(member: Member, now: number): void {
+    member.lastActiveAt = now;
+    if (this.#tail === member) return;
+    this.#unlink(member);
+    this.#append(member);
+  }
+
+  /** Least recently used first; for operators and the eviction choice. */
+  *leastRecent(): IterableIterator<Member> {
+    for (let member = this.#head; member; member = member.lruNext as Member | undefined) yield member;
+  }
+
+  #append(member: Member): void {
+    member.lruPrev = this.#tail;
+    member.lruNext = undefined;
+    if (this.#tail) this.#tail.lruNext = member;
+    else this.#head = member;
+    this.#tail = member;
+  }
+
+  #unlink(member: Member): void {
+    if (member.lruPrev) member.lruPrev.lruNext = member.lruNext;
+    else if (this.#head === member) this.#head = member.lruNext as Member | undefined;
+    if (member.lruNext) member.lruNext.lruPrev = member.lruPrev;
+    else if (this.#tail === member) this.#tail = member.lruPrev as Member | undefined;
+    member.lruPrev = member.lruNext = undefined;
+  }
+}
+
+/**
+ * Eviction. The pool is over capacity. Returns up to `count` members to evict: least recently
+ * used first, skipping any that is pinned, not active, or has events waiting (mid-turn). Stops at
+ * the first member touched within the recency floor: the list is in recency order, so every
+ * member after it is more recent still.
+ */
+export function chooseEvictions<Member extends PoolMember>(pool: Pool<Member>, count: number, now: number): Member[] {
+  const chosen: Member[] = [];
+  if (count <= 0) return chosen;
+  for (const member of pool.leastRecent()) {
+    if (now - member.lastActiveAt < pool.recencyFloorMs) break;
+    if (member.pins > 0 || member.inFlight > 0 || member.status !== 'active') continue;
+    chosen.push(member);
+    if (chosen.length === count) break;
+  }
+  return chosen;
+}
