@@ -820,7 +820,8 @@ export class Runtime {
     record.seq = stored.snapshotSeq;
     for (let index = 0; index < stored.journal.length; index += 2) {
       const seq = stored.journal[index] as number;
-      while (record.seq < seq - 1) record.journal.push(POISONED), record.seq++;
+      // A gap in the stored journal is an event dropped as poison.
+      for (; record.seq < seq - 1; record.seq++) record.journal.push(POISONED);
       record.journal.push(stored.journal[index + 1]);
       record.seq = seq;
     }
