@@ -13,7 +13,9 @@ export type {
   SnapshotListener,
   SpawnOptions,
 } from './runtime/runtime.js';
-export type { PoolOptions, RuntimeOptions } from './runtime/options.js';
+export type { Durability, PoolOptions, RuntimeOptions } from './runtime/options.js';
+export { fromChildProcess } from './actors/child-process.js';
+export type { ChildProcessEvent, ChildProcessSpec } from './actors/child-process.js';
 export type { SessionStatus } from './runtime/session-record.js';
 export {
   ActorhostError,
@@ -22,10 +24,13 @@ export {
   InvalidOptionError,
   MachineModuleError,
   MailboxFullError,
+  PoolFullError,
   RuntimeClosedError,
   SessionCrashedError,
+  StoreLockedError,
   UnknownMachineError,
   UnknownSessionError,
   WaitForTimeoutError,
+  WorkerHangError,
   WorkerStartError,
 } from './errors.js';

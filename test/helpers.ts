@@ -33,3 +33,28 @@ export const silentLogger: Logger = pino({ level: 'silent' });
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** A clock the test moves by hand: recency floors and restart windows without sleeping. */
+export function manualClock(start = 1_000_000): { now: () => number; advance(ms: number): void } {
+  let time = start;
+  return { now: () => time, advance: (ms) => void (time += ms) };
+}
+
+/** Whether a process with this pid exists (a zombie counts: it has not been reaped). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until `condition` holds, or fails the test after `timeoutMs`. */
+export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
