@@ -28,7 +28,8 @@ export function captureLogger(level = 'info'): { logger: Logger; records: Captur
   return { logger: pino({ level }, stream), records };
 }
 
-export const silentLogger: Logger = pino({ level: 'silent' });
+/** Silent unless ACTORHOST_TEST_LOG names a level (e.g. `ACTORHOST_TEST_LOG=debug npx vitest run`). */
+export const silentLogger: Logger = pino({ level: process.env.ACTORHOST_TEST_LOG ?? 'silent' }, pino.destination(2));
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -416,7 +416,10 @@ export class Runtime {
       try {
         wire = await record.shard.call((api) => api.snapshot(key));
       } catch (error) {
-        if (record.key === key) throw error;
+        // Its worker died under the call: wait for the restore, unless there is none coming.
+        if (record.key === key && record.status !== 'restarting' && record.shard.alive) throw error;
+        if (record.key === key && !record.startup) await new Promise((resolve) => setTimeout(resolve, 10));
+        continue;
       }
       // A restart between the two steps: ask the new incarnation.
       if (record.key !== key || record.status === 'restarting') continue;
@@ -855,12 +858,20 @@ export class Runtime {
    */
   async #recoverShard(index: number, cause: Error): Promise<void> {
     let finish!: () => void;
-    this.#recoveries.set(index, new Promise((resolve) => (finish = resolve)));
+    const recovering = new Promise<void>((resolve) => (finish = resolve));
+    this.#recoveries.set(index, recovering);
+    const dead = this.#shards[index]!;
+    const lost = [...this.#byKey.values()].filter((record) => record.shard === dead);
+    // From now on, what is sent to these sessions waits in `pending`, and readers wait for their
+    // restore. (A first start or a stop under way settles by itself: its call to the worker failed.)
+    const restorable = lost.filter((record) => record.status === 'active' || record.status === 'restarting');
+    for (const record of restorable) {
+      record.status = 'restarting';
+      record.startup = recovering;
+    }
     try {
-      const dead = this.#shards[index]!;
       const culprit = dead.culprit();
       dead.releaseUnacknowledged();
-      const lost = [...this.#byKey.values()].filter((record) => record.shard === dead);
       await dead.destroy();
       for (const record of lost) record.pids = undefined;
       const blamed = culprit && this.#byKey.get(culprit.key);
@@ -870,9 +881,8 @@ export class Runtime {
       if (this.#closed) return;
       const replacement = await this.#startShard(index);
       const restores: Array<Promise<void>> = [];
-      for (const record of lost) {
-        // A first start or a stop under way settles by itself: its call to the dead worker failed.
-        if (record.ended || record.status === 'stopping' || record.status === 'starting') continue;
+      for (const record of restorable) {
+        if (record.ended || record.status !== 'restarting') continue;
         dead.sessions--;
         replacement.sessions++;
         record.shard = replacement;
@@ -883,6 +893,7 @@ export class Runtime {
       await Promise.all(restores);
       replacement.logger.info({ restored: restores.length }, 'worker replaced; sessions restored');
     } finally {
+      for (const record of restorable) if (record.startup === recovering) record.startup = undefined;
       this.#recoveries.delete(index);
       finish();
     }

@@ -251,6 +251,11 @@ export class Shard {
 
   /** Appends one event (validated and copied by the caller) or watch marker for session `key`. */
   enqueue(key: number, event: unknown, mailbox: Mailbox): void {
+    if (this.#exitCause) {
+      // The worker is gone; the event is in its session's journal and is replayed on restore.
+      mailbox.release();
+      return;
+    }
     this.#batch.push(key, event);
     this.#batchMailboxes.push(mailbox);
     this.eventsAccepted++;
