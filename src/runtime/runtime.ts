@@ -116,7 +116,17 @@ export interface RuntimeStats {
   restarts: number;
   evictions: number;
   pools: Record<string, { sessions: number; capacity: number; evicted: number }>;
-  shards: Array<{ shard: number; sessions: number; alive: boolean; eventsAccepted: number }>;
+  shards: Array<{
+    shard: number;
+    alive: boolean;
+    /** Sessions the registry places on this shard. */
+    sessions: number;
+    eventsAccepted: number;
+    /** As the worker reported at its latest heartbeat (every `watchdog.heartbeatMs`). */
+    actors: number;
+    eventsProcessed: number;
+    heapUsed: number;
+  }>;
 }
 
 export interface MemoryReport {
@@ -638,9 +648,12 @@ export class Runtime {
       pools,
       shards: this.#shards.map((shard) => ({
         shard: shard.index,
-        sessions: shard.sessions,
         alive: shard.alive,
+        sessions: shard.sessions,
         eventsAccepted: shard.eventsAccepted,
+        actors: shard.lastStats.sessions,
+        eventsProcessed: shard.lastStats.eventsProcessed,
+        heapUsed: shard.lastStats.heapUsed,
       })),
     };
   }

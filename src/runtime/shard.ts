@@ -38,6 +38,7 @@ import {
   type Note,
   type ShardApi,
   type ShardInit,
+  type ShardStats,
   type SpawnRequest,
   type SpawnResult,
   type StopRequest,
@@ -104,6 +105,8 @@ export class Shard {
   #closing = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #pingSentAt = 0;
+  /** What the worker reported at its latest heartbeat. */
+  lastStats: ShardStats = { sessions: 0, eventsProcessed: 0, heapUsed: 0 };
 
   /** `[key₁, event₁, key₂, event₂, …]`, encoded at flush. */
   #batch: unknown[] = [];
@@ -187,9 +190,13 @@ export class Shard {
         if (waited >= hangTimeoutMs) void this.terminate(new WorkerHangError(this.index, waited));
         return;
       }
+      // The heartbeat asks for the worker's figures: a ping that also feeds stats().
       this.#pingSentAt = Date.now();
-      this.call((api) => api.ping()).then(
-        () => (this.#pingSentAt = 0),
+      this.call((api) => api.stats()).then(
+        (stats) => {
+          this.lastStats = stats;
+          this.#pingSentAt = 0;
+        },
         () => {},
       );
     }, heartbeatMs);
