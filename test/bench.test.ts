@@ -14,22 +14,45 @@ describe('npm run bench', () => {
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(
         process.execPath,
-        ['--expose-gc', RUN, '--sessions', '300', '--events', '20000', '--samples', '20', '--out', `${out}/`],
-        { timeout: 60_000 },
+        [
+          '--expose-gc',
+          RUN,
+          ...['--sessions', '300', '--events', '20000', '--samples', '20'],
+          ...['--recovery-sessions', '200', '--churn-capacity', '50', '--churn-accesses', '2000'],
+          ...['--journal-events', '5000', '--lru-sessions', '1000'],
+          ...['--out', `${out}/`],
+        ],
+        { timeout: 120_000 },
         (error, output) => (error ? reject(error) : resolve(output)),
       ),
     );
     expect(stdout).toContain('| trivial events/s |');
+    expect(stdout).toContain('| recovery, 200 sessions on the shard |');
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
-      results: Record<string, { eventsPerSec: number; bytesPerIdleSession: number; latencyP50Us: number }>;
-      targets: Record<string, boolean>;
+      core: {
+        results: Record<string, { eventsPerSec: number; bytesPerIdleSession: number; latencyP50Us: number }>;
+        targets: Record<string, boolean>;
+      };
+      supervision: {
+        recovery: Array<{ sessions: number; ms: number }>;
+        churn: { hitRatio: number; evictionsPerSec: number };
+        lru: { listNs: number; mapNs: number };
+        journal: { journalEventsPerSec: number; noneEventsPerSec: number };
+      };
     };
-    expect(Object.keys(report.results)).toEqual(['actorhost', 'inProcess', 'rawWorkers']);
-    for (const result of Object.values(report.results)) {
+    expect(Object.keys(report.core.results)).toEqual(['actorhost', 'inProcess', 'rawWorkers']);
+    for (const result of Object.values(report.core.results)) {
       expect(result.eventsPerSec).toBeGreaterThan(0);
       expect(result.bytesPerIdleSession).toBeGreaterThan(0);
       expect(result.latencyP50Us).toBeGreaterThan(0);
     }
-    expect(Object.keys(report.targets)).toEqual(['eventsPerSec', 'latencyP50Us', 'loopDelayP99Ms', 'bytesPerIdleSession', 'spawnPerSec']);
+    expect(Object.keys(report.core.targets)).toEqual(['eventsPerSec', 'latencyP50Us', 'loopDelayP99Ms', 'bytesPerIdleSession', 'spawnPerSec']);
+    const { recovery, churn, lru, journal } = report.supervision;
+    expect(recovery).toHaveLength(1);
+    expect(recovery[0]!.ms).toBeGreaterThan(0);
+    expect(churn.hitRatio).toBeGreaterThan(0);
+    expect(churn.evictionsPerSec).toBeGreaterThan(0);
+    expect(lru.listNs).toBeGreaterThan(0);
+    expect(journal.journalEventsPerSec).toBeGreaterThan(0);
   });
 });

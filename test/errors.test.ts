@@ -51,6 +51,14 @@ describe('options', () => {
     [{ mailbox: { capacity: 'big' } }, 'options.mailbox.capacity must be a positive integer (got "big")'],
     [{ shutdownTimeoutMs: -1 }, 'options.shutdownTimeoutMs must be a non-negative integer (got -1)'],
     [{ maxEventBytes: 0 }, 'options.maxEventBytes must be a positive integer (got 0)'],
+    [{ durability: 'disk' }, "options.durability must be one of 'journal', 'snapshot', 'none' (got \"disk\")"],
+    [{ resume: 'later' }, "options.resume must be one of 'lazy', 'eager' (got \"later\")"],
+    [{ store: { path: '' } }, "options.store must be 'memory' or { path: 'a directory' }"],
+    [{ restart: { intensity: -1 } }, 'options.restart.intensity must be a non-negative integer (got -1)'],
+    [{ watchdog: { heartbeatMs: 500, hangTimeoutMs: 400 } }, 'options.watchdog.hangTimeoutMs must be greater than heartbeatMs (got 400 ≤ 500)'],
+    [{ snapshotEvery: 0 }, 'options.snapshotEvery must be a positive integer (got 0)'],
+    [{ standbyWorker: 'yes' }, 'options.standbyWorker must be true or false (got "yes")'],
+    [{ now: 5 }, 'options.now must be a function returning milliseconds (got 5)'],
     [{ wokers: 2 }, 'options.wokers is not an option of createRuntime'],
     [{ machines: {} }, 'options.machines must map at least one kind to a module URL'],
     [{ machines: { agent: './agent.machine.js' } }, 'options.machines.agent must be an absolute module URL'],
@@ -117,6 +125,7 @@ describe('spawn', () => {
   it('rejects bad spawn options clearly', async () => {
     const rt = await start();
     await expect(rt.spawn('counter', { id: '' })).rejects.toThrow('spawn options.id must be a non-empty string (got "")');
+    await expect(rt.spawn('counter', { id: 'a\u0000b' })).rejects.toThrow('spawn options.id must not contain the NUL character');
     await expect(rt.spawn('counter', { id: 'p', pool: 'nope' })).rejects.toThrow(
       'spawn options.pool "nope" is not a pool; known: default',
     );

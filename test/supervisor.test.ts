@@ -129,8 +129,8 @@ describe('level 2: the session kills its worker', () => {
     expect(rt.stats().shards[0]!.alive).toBe(true);
   });
 
-  it('a synchronous exit: the event is dropped as poison, the culprit keeps its state', async () => {
-    const rt = await start();
+  it.each([true, false])('a synchronous exit (standby worker: %s): the event is dropped as poison, the culprit keeps its state', async (standbyWorker) => {
+    const rt = await start({ standbyWorker });
     await twoSessionsThen(rt, 'EXIT');
     await eventually(() => rt.stats().restarts === 1);
     await rt.send('culprit', { type: 'INC' });

@@ -20,7 +20,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import { assign, createActor, setup, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import { importMachine } from './machine-module.js';
 import {
   NOTE_CRASHED,
@@ -92,6 +92,23 @@ export class ShardHost {
   async init(): Promise<void> {
     for (const [kind, url] of this.#machineUrls) {
       this.#machines.set(kind, await importMachine(url));
+    }
+  }
+
+  /**
+   * Runs XState's start, event, persist and restore paths on a built-in machine — never user code
+   * — so a standby worker's JIT is warm when a recovery restores a shard's sessions onto it.
+   * (Measured: a fresh worker spawned sessions ~2× slower than a warm one; a restore is a spawn.)
+   */
+  warmUp(rounds: number): void {
+    for (let round = 0; round < rounds; round++) {
+      const actor = createActor(WARM_UP_MACHINE).start();
+      actor.send({ type: 'NEXT' });
+      const persisted = this.#packr.unpack(this.#persistedBytes(actor));
+      actor.stop();
+      const restored = createActor(WARM_UP_MACHINE, { snapshot: persisted as never }).start();
+      restored.send({ type: 'NEXT' });
+      restored.stop();
     }
   }
 
@@ -287,6 +304,15 @@ export class ShardHost {
     this.#post({ acks, notes }, [notes]);
   }
 }
+
+const WARM_UP_MACHINE = setup({ types: { context: {} as { n: number } } }).createMachine({
+  context: { n: 0 },
+  initial: 'a',
+  states: {
+    a: { on: { NEXT: { target: 'b', actions: assign({ n: ({ context }) => context.n + 1 }) } } },
+    b: { on: { NEXT: { target: 'a', actions: assign({ n: ({ context }) => context.n + 1 }) } } },
+  },
+});
 
 function startActor(actor: AnyActorRef): void {
   actor.start();

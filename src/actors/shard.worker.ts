@@ -37,6 +37,7 @@ export default async function runShard({ machines, dataPort, controlPort, proces
   const api: ShardApi = {
     init: () => host.init(),
     spawn: (requests) => host.spawn(requests),
+    warmUp: (rounds) => host.warmUp(rounds),
     stop: (requests) => Promise.all(requests.map(({ key, timeoutMs, persist }) => host.stop(key, timeoutMs, persist))),
     snapshot: (key) => host.snapshot(key),
     ping: () => Date.now(),

@@ -124,6 +124,8 @@ export interface ShardApi {
   /** Imports every machine module; rejects with the module URL and the cause. */
   init(): Promise<void>;
   spawn(requests: SpawnRequest[]): SpawnResult[];
+  /** Warms XState's code paths on a built-in machine (a standby worker, while it waits). */
+  warmUp(rounds: number): void;
   /** Shuts sessions down in parallel; answers in request order. */
   stop(requests: StopRequest[]): Promise<StopResult[]>;
   snapshot(key: number): WireSnapshot | undefined;

@@ -2,7 +2,7 @@
  * The default store: an embedded LMDB environment (the `lmdb` package) in a directory.
  *
  * Layout: `sessions` (id → meta, passive flag, latest snapshot and the seq it covers) and
- * `journal` ([id, seq] → event, ordered, so a session's journal is one range).
+ * `journal` (`journalKey(id, seq)` → event, ordered, so a session's journal is one range).
  *
  * One owner per store: `open` takes ownership inside an LMDB write transaction, which LMDB makes
  * exclusive across processes, so checking that the previous owner is dead and taking over is one
@@ -35,14 +35,14 @@ export class LmdbStore implements SessionStore {
   readonly path: string;
   readonly #root: RootDatabase;
   readonly #sessions: Database<SessionRow, string>;
-  readonly #journal: Database<unknown, [string, number]>;
+  readonly #journal: Database<unknown, string>;
   readonly #meta: Database<OwnerRow, string>;
 
   private constructor(path: string) {
     this.path = path;
     this.#root = open({ path });
     this.#sessions = this.#root.openDB<SessionRow, string>({ name: 'sessions' });
-    this.#journal = this.#root.openDB<unknown, [string, number]>({ name: 'journal' });
+    this.#journal = this.#root.openDB<unknown, string>({ name: 'journal' });
     this.#meta = this.#root.openDB<OwnerRow, string>({ name: 'meta' });
   }
 
@@ -74,8 +74,9 @@ export class LmdbStore implements SessionStore {
     void this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, passive: false, snapshotSeq: 0 });
   }
 
-  async append(id: string, seq: number, event: unknown): Promise<void> {
-    await this.#journal.put([id, seq], event);
+  append(id: string, seq: number, event: unknown): Promise<void> {
+    // lmdb's own promise (it resolves once the write is committed): no wrapper per event.
+    return this.#journal.put(journalKey(id, seq), event) as Promise<unknown> as Promise<void>;
   }
 
   compact(id: string, seq: number, snapshot: Uint8Array): void {
@@ -86,13 +87,13 @@ export class LmdbStore implements SessionStore {
   }
 
   drop(id: string, seq: number): void {
-    void this.#journal.remove([id, seq]);
+    void this.#journal.remove(journalKey(id, seq));
   }
 
   async save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void> {
     this.#clearJournal(id, MAX_SEQ);
     for (let index = 0; index < state.journal.length; index += 2) {
-      void this.#journal.put([id, state.journal[index] as number], state.journal[index + 1]);
+      void this.#journal.put(journalKey(id, state.journal[index] as number), state.journal[index + 1]);
     }
     const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, passive, snapshotSeq: state.snapshotSeq };
     if (state.snapshot) row.snapshot = state.snapshot;
@@ -104,9 +105,10 @@ export class LmdbStore implements SessionStore {
     if (!row) return undefined;
     const journal: unknown[] = [];
     let seq = row.snapshotSeq;
-    for (const { key, value } of this.#journal.getRange({ start: [id, row.snapshotSeq + 1], end: [id, MAX_SEQ] })) {
-      journal.push(key[1], value);
-      seq = key[1];
+    for (const { key, value } of this.#journal.getRange({ start: journalKey(id, row.snapshotSeq + 1), end: journalKey(id, MAX_SEQ) })) {
+      const journaled = seqOf(key);
+      journal.push(journaled, value);
+      seq = journaled;
     }
     const snapshot = row.snapshot ? new Uint8Array(row.snapshot) : undefined;
     return { kind: row.kind, pool: row.pool, input: row.input, passive: row.passive, snapshot, snapshotSeq: row.snapshotSeq, journal, seq };
@@ -135,10 +137,23 @@ export class LmdbStore implements SessionStore {
   }
 
   #clearJournal(id: string, uptoSeq: number): void {
-    for (const key of this.#journal.getKeys({ start: [id, 0], end: [id, uptoSeq + 1] })) {
+    for (const key of this.#journal.getKeys({ start: journalKey(id, 0), end: journalKey(id, uptoSeq + 1) })) {
       void this.#journal.remove(key);
     }
   }
+}
+
+/**
+ * A journal key: the id, a separator that sorts below every character, and the seq in base 36
+ * padded to a fixed width, so keys sort by id, then by seq. (Measured: string keys encode faster
+ * than [id, seq] array keys, on the send path of `durability: 'journal'`.)
+ */
+function journalKey(id: string, seq: number): string {
+  return `${id}\u0000${seq.toString(36).padStart(11, '0')}`;
+}
+
+function seqOf(key: string): number {
+  return parseInt(key.slice(key.lastIndexOf('\u0000') + 1), 36);
 }
 
 /** Whether the process recorded as owner still runs (and is the same process, not a reused pid). */

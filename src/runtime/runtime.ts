@@ -180,6 +180,8 @@ export class Runtime {
   readonly #shards: Shard[] = [];
   readonly #supervisors: Array<Actor<typeof shardSupervisorMachine>> = [];
   readonly #recoveries = new Map<number, Promise<void>>();
+  /** A started, idle worker that recovery promotes instead of booting one (`standbyWorker`). */
+  #standby: Promise<Shard | undefined> | undefined;
   readonly #unattributedExits: number[][] = [];
   /** Live sessions (starting, active, restarting) by id: the id's current owner. */
   readonly #byId = new Map<string, SessionRecord>();
@@ -247,12 +249,19 @@ export class Runtime {
       throw failure.reason;
     }
     for (let index = 0; index < workers; index++) this.#supervise(index);
+    this.#prepareStandby();
     this.#resume();
     this.#logger.info({ workers, machines: [...machines.keys()], resumed: this.#passive.size }, 'actorhost runtime started');
   }
 
   async #startShard(index: number): Promise<Shard> {
-    const shard = await Shard.start({
+    const shard = await this.#bootShard(index);
+    this.#shards[index] = shard;
+    return shard;
+  }
+
+  #bootShard(index: number): Promise<Shard> {
+    return Shard.start({
       index,
       machines: this.#options.machines,
       resourceLimits: this.#options.resourceLimits,
@@ -268,8 +277,40 @@ export class Runtime {
         exited: (key, pid) => (this.#byKey.get(key) ?? this.#retiredKeys.get(key))?.pids?.delete(pid),
       },
     });
-    this.#shards[index] = shard;
-    return shard;
+  }
+
+  /** Boots the standby worker in the background; a failure only costs recovery its head start. */
+  #prepareStandby(): void {
+    if (!this.#options.standbyWorker || this.#closed) return;
+    this.#standby = this.#bootShard(-1)
+      .then((shard) => {
+        void this.#warmUp(shard);
+        return shard;
+      })
+      .catch((error: unknown) => {
+      this.#logger.warn({ err: error }, 'standby worker failed to start; recovery will boot workers on demand');
+      return undefined;
+    });
+  }
+
+  /** Warms the standby in small steps, so a recovery never waits long behind a step. */
+  async #warmUp(shard: Shard): Promise<void> {
+    for (let step = 0; step < 20 && shard.index === -1 && shard.alive; step++) {
+      await shard.call((api) => api.warmUp(100)).catch(() => {});
+    }
+  }
+
+  /** The replacement for shard `index`: the standby worker if it is ready and alive, else a new one. */
+  async #replacementShard(index: number): Promise<Shard> {
+    const standby = await this.#standby;
+    this.#standby = undefined;
+    if (standby?.alive) {
+      standby.assign(index);
+      this.#shards[index] = standby;
+      return standby;
+    }
+    void standby?.destroy();
+    return this.#startShard(index);
   }
 
   #supervise(index: number): void {
@@ -318,7 +359,7 @@ export class Runtime {
     this.#assertOpen('spawn');
     // Placement and registration happen in one synchronous step, so concurrent spawns see each
     // other's load and cannot both take the id.
-    const shard = this.#leastLoadedShard() ?? (await this.#recoveredShard());
+    const shard = this.#leastLoadedShard() ?? (await this.#anyRecoveredShard());
     if (this.#byId.has(id) || this.#passive.has(id)) throw new DuplicateSessionError(id);
     const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now() });
     this.#register(record);
@@ -340,6 +381,9 @@ export class Runtime {
     const { id, pool = DEFAULT_POOL, input } = options;
     if (typeof id !== 'string' || id.length === 0) {
       throw new InvalidOptionError(`spawn options.id must be a non-empty string (got ${JSON.stringify(id) ?? String(id)})`);
+    }
+    if (id.includes('\u0000')) {
+      throw new InvalidOptionError('spawn options.id must not contain the NUL character (\\u0000); the store orders keys by it');
     }
     if (!this.#pools.has(pool)) {
       throw new InvalidOptionError(`spawn options.pool "${pool}" is not a pool; known: ${[...this.#pools.keys()].join(', ')}`);
@@ -689,6 +733,7 @@ export class Runtime {
     for (const supervisor of this.#supervisors) supervisor.stop();
     this.#registry.stop();
     await Promise.allSettled(this.#shards.map((shard) => shard.close(this.#options.shutdownTimeoutMs)));
+    await (await this.#standby)?.destroy();
     await this.#store.close();
     this.#logger.info('actorhost runtime shut down');
   }
@@ -882,17 +927,20 @@ export class Runtime {
       record.status = 'restarting';
       record.startup = recovering;
     }
+    let destroyed: Promise<void> = RESOLVED;
     try {
       const culprit = dead.culprit();
       dead.releaseUnacknowledged();
-      await dead.destroy();
+      // Tearing the dead worker down (and killing what its sessions started) runs beside booting
+      // or promoting its replacement.
+      destroyed = dead.destroy();
       for (const record of lost) record.pids = undefined;
       const blamed = culprit && this.#byKey.get(culprit.key);
       dead.logger.error({ err: cause, sessions: lost.length, culprit: blamed?.id }, 'worker ended unexpectedly; restoring its sessions');
       this.#emit('workerExit', { shard: index, error: cause, sessions: lost.map((record) => record.id), culprit: blamed?.id });
       if (!blamed) this.#chargeShard(index, cause);
       if (this.#closed) return;
-      const replacement = await this.#startShard(index);
+      const replacement = await this.#replacementShard(index);
       const restores: Array<Promise<void>> = [];
       for (const record of restorable) {
         if (record.ended || record.status !== 'restarting') continue;
@@ -906,9 +954,13 @@ export class Runtime {
       await Promise.all(restores);
       replacement.logger.info({ restored: restores.length }, 'worker replaced; sessions restored');
     } finally {
+      await destroyed;
       for (const record of restorable) if (record.startup === recovering) record.startup = undefined;
       this.#recoveries.delete(index);
       finish();
+      // A new standby boots once the restore is done: on 2 cores, booting it during the restore
+      // slowed the restore down.
+      if (this.#standby === undefined) this.#prepareStandby();
     }
   }
 
@@ -977,7 +1029,7 @@ export class Runtime {
   }
 
   /** Every worker is down: wait for the recoveries under way, if any. */
-  async #recoveredShard(): Promise<Shard> {
+  async #anyRecoveredShard(): Promise<Shard> {
     await Promise.allSettled([...this.#recoveries.values()]);
     this.#assertOpen('spawn');
     const shard = this.#leastLoadedShard();

@@ -83,8 +83,9 @@ export interface Culprit {
 }
 
 export class Shard {
-  readonly index: number;
-  readonly logger: Logger;
+  #index: number;
+  #logger: Logger;
+  readonly #baseLogger: Logger;
   /** Live sessions placed here, for least-loaded placement. */
   sessions = 0;
   eventsAccepted = 0;
@@ -118,8 +119,9 @@ export class Shard {
   readonly #stops = new TickBatcher<StopRequest, StopResult>((requests) => this.call((api) => api.stop(requests)));
 
   private constructor(options: ShardStartOptions) {
-    this.index = options.index;
-    this.logger = options.logger.child({ shard: options.index });
+    this.#index = options.index;
+    this.#baseLogger = options.logger;
+    this.#logger = options.logger.child({ shard: options.index });
     this.#handlers = options.handlers;
     this.#pool = new Piscina({
       filename: WORKER_URL,
@@ -155,7 +157,7 @@ export class Shard {
     const task = this.#pool.run(init, { transferList: [data.port2, control.port2, processes.port2] }) as Promise<void>;
     this.#exited = task.then(
       () => {
-        throw new Error(`worker of shard ${this.index} ended its task`);
+        throw new Error(`worker of shard ${this.#index} ended its task`);
       },
       (error: unknown) => {
         throw this.#terminateCause ?? (error instanceof Error ? error : new Error(String(error)));
@@ -183,11 +185,26 @@ export class Shard {
     return shard;
   }
 
+  /** The shard this worker serves (-1 for a standby worker not yet given one). */
+  get index(): number {
+    return this.#index;
+  }
+
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  /** Gives a standby worker its shard. */
+  assign(index: number): void {
+    this.#index = index;
+    this.#logger = this.#baseLogger.child({ shard: index });
+  }
+
   #startHeartbeat({ heartbeatMs, hangTimeoutMs }: ShardStartOptions['watchdog']): void {
     this.#heartbeat = setInterval(() => {
       if (this.#pingSentAt !== 0) {
         const waited = Date.now() - this.#pingSentAt;
-        if (waited >= hangTimeoutMs) void this.terminate(new WorkerHangError(this.index, waited));
+        if (waited >= hangTimeoutMs) void this.terminate(new WorkerHangError(this.#index, waited));
         return;
       }
       // The heartbeat asks for the worker's figures: a ping that also feeds stats().
