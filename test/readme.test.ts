@@ -34,5 +34,12 @@ describe('README quick start', () => {
     );
     expect(stdout).toContain('counting 42');
     expect(stdout).toMatch(/id: 'c-1'/);
+    // Pasted and run again: the same output (the stored 'c-1' is replaced).
+    const again = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['host.js'], { cwd: project, timeout: 20_000 }, (error, out) =>
+        error ? reject(error) : resolve(out),
+      ),
+    );
+    expect(again).toContain('counting 42');
   });
 });
