@@ -86,8 +86,16 @@ describe('chaos', () => {
       await eventually(() => exits.length >= kills, 60_000);
       await eventually(() => {
         const stats = runtime.stats();
-        return stats.mailboxed === 0 && stats.shards.every((shard) => shard.alive && shard.actors === shard.sessions);
-      }, 30_000);
+        return (
+          stats.mailboxed === 0 &&
+          stats.shards.every((shard, index) => shard.alive && shard.shard === index && shard.actors === shard.sessions)
+        );
+      }, 30_000).catch((error: unknown) => {
+        const { shards, mailboxed, restarts, crashed } = runtime.stats();
+        const stuck = runtime.list().filter((s) => s.status !== 'active' || s.mailbox > 0).slice(0, 5);
+        process.stdout.write(`chaos: not quiescent: ${JSON.stringify({ shards, mailboxed, restarts, crashed, stuck })}\n`);
+        throw error;
+      });
       notePids();
 
       expect(kills).toBeGreaterThanOrEqual(5);

@@ -139,6 +139,26 @@ describe('level 2: the session kills its worker', () => {
   });
 });
 
+describe('two workers dying at once', () => {
+  it('each gets its own replacement (the standby goes to one, the other boots anew)', async () => {
+    const rt = await start({ workers: 2 });
+    await rt.spawn('killer', { id: 'k0' });
+    await rt.spawn('killer', { id: 'k1' });
+    await rt.spawn('killer', { id: 'n0' });
+    await rt.spawn('killer', { id: 'n1' });
+    expect(new Set(['k0', 'k1'].map((id) => rt.peek(id)!.shard))).toEqual(new Set([0, 1]));
+    await rt.send('n0', { type: 'INC' });
+    await rt.send('n1', { type: 'INC' });
+    const exits: number[] = [];
+    rt.on('workerExit', ({ shard }) => exits.push(shard));
+    void rt.send('k0', { type: 'EXIT' });
+    void rt.send('k1', { type: 'EXIT' });
+    await eventually(() => exits.length === 2);
+    await eventually(() => rt.stats().shards.every((shard, index) => shard.alive && shard.shard === index && shard.actors === shard.sessions));
+    expect(await counts(rt, 'n0', 'n1')).toEqual([1, 1]);
+  });
+});
+
 describe('level 3: the session hangs its worker', () => {
   it('the watchdog notices missed heartbeats, terminates the worker, and recovery proceeds', async () => {
     const rt = await start({ watchdog: { heartbeatMs: 100, hangTimeoutMs: 800 } });

@@ -302,8 +302,10 @@ export class Runtime {
 
   /** The replacement for shard `index`: the standby worker if it is ready and alive, else a new one. */
   async #replacementShard(index: number): Promise<Shard> {
-    const standby = await this.#standby;
+    // Taken before the await: two shards recovering at once must not both promote it.
+    const taken = this.#standby;
     this.#standby = undefined;
+    const standby = await taken;
     if (standby?.alive) {
       standby.assign(index);
       this.#shards[index] = standby;
