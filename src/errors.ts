@@ -167,6 +167,13 @@ export class PoolFullError extends ActorhostError {
   }
 }
 
+/** The IPC server refused the token: it is wrong, revoked, or was replaced by a newer one. */
+export class AuthError extends ActorhostError {
+  constructor(detail: string) {
+    super('ERR_AUTH', `The IPC server refused the token (${detail}); issue a new one with ipc.issueToken(sessionId).`);
+  }
+}
+
 /** The session failed: its machine threw, or its worker died. Carries the original cause. */
 export class SessionCrashedError extends ActorhostError {
   readonly sessionId: string;

@@ -15,10 +15,25 @@ export type {
 } from './runtime/runtime.js';
 export type { Durability, PoolOptions, RuntimeOptions } from './runtime/options.js';
 export { fromChildProcess } from './actors/child-process.js';
+export { connectionMachine, backoffDelay } from './machines/connection.machine.js';
+export type {
+  BackoffOptions,
+  ConnectionEvent,
+  ConnectionInput,
+  ConnectionOutputEvent,
+  ConnectionRequest,
+  IpcAddress,
+} from './machines/connection.machine.js';
+export { createIpcServer } from './runtime/ipc-server.js';
+export type { IpcMethod, IpcServer, IpcServerOptions } from './runtime/ipc-server.js';
+export { probeConnection } from './actors/probe-connection.js';
+export type { ProbeResult } from './actors/probe-connection.js';
+export { ConnectionClosedError, RequestTimeoutError, RpcError, PROTOCOL_VERSION } from './actors/json-rpc.js';
 export type { ChildProcessEvent, ChildProcessSpec } from './actors/child-process.js';
 export type { SessionStatus } from './runtime/session-record.js';
 export {
   ActorhostError,
+  AuthError,
   DuplicateSessionError,
   InvalidEventError,
   InvalidOptionError,

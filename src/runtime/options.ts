@@ -55,6 +55,8 @@ export interface RuntimeOptions {
    * waiting for a new worker to boot (~70 ms here). Default: true.
    */
   standbyWorker?: boolean;
+  /** The IPC server sessions connect to: a session's token is revoked when the session ends. */
+  ipcServer?: { revoke(sessionId: string): void };
 }
 
 export type Durability = 'journal' | 'snapshot' | 'none';
@@ -82,6 +84,7 @@ export interface ResolvedOptions {
   readonly snapshotEvery: number;
   readonly now: () => number;
   readonly standbyWorker: boolean;
+  readonly ipcServer: { revoke(sessionId: string): void } | undefined;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -101,6 +104,7 @@ const KNOWN_OPTIONS = new Set([
   'snapshotEvery',
   'now',
   'standbyWorker',
+  'ipcServer',
 ]);
 
 export const DEFAULT_STORE_PATH = './.actorhost';
@@ -150,6 +154,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     snapshotEvery: positiveInteger('options.snapshotEvery', options.snapshotEvery, 100),
     now: resolveClock(options.now),
     standbyWorker: boolean('options.standbyWorker', options.standbyWorker, true),
+    ipcServer: resolveIpcServer(options.ipcServer),
   };
 }
 
@@ -169,6 +174,14 @@ function resolveWatchdog(watchdog: { heartbeatMs?: number; hangTimeoutMs?: numbe
     );
   }
   return { heartbeatMs, hangTimeoutMs };
+}
+
+function resolveIpcServer(server: unknown): ResolvedOptions['ipcServer'] {
+  if (server === undefined) return undefined;
+  if (server === null || typeof (server as { revoke?: unknown }).revoke !== 'function') {
+    throw new InvalidOptionError(`options.ipcServer must be the server createIpcServer() returned (got ${show(server)})`);
+  }
+  return server as ResolvedOptions['ipcServer'];
 }
 
 function resolveClock(now: unknown): () => number {

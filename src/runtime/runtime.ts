@@ -1061,6 +1061,8 @@ export class Runtime {
   /** Removes this incarnation's bookkeeping: never a newer session's that reuses the id. */
   #unregister(record: SessionRecord, cause?: Error): void {
     if (record.ended) return;
+    // Its IPC token goes with it — unless a newer session holds the id (and its own token).
+    if (this.#owns(record)) this.#options.ipcServer?.revoke(record.id);
     if (this.#byId.get(record.id) === record) this.#byId.delete(record.id);
     this.#byKey.delete(record.key);
     for (const [key, retired] of this.#retiredKeys) if (retired === record) this.#retiredKeys.delete(key);
