@@ -1,9 +1,10 @@
 // `npm run bench`: runs every scenario beside its baselines in one process, prints a table with
 // ratios and targets, and writes bench/results/<timestamp>.json.
 //
-//   npm run bench -- --sessions 10000 --events 1000000 --workers 2 [--only core|supervision]
+//   npm run bench -- --sessions 10000 --events 1000000 --workers 2 [--only core|supervision|ipc]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ipcThroughput } from './scenarios/ipc.js';
 import { evictionChurn, journalCost, lruTouchCost, recoveryTime } from './scenarios/supervision.js';
 import {
   actorhostSubject,
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     'churn-accesses': { type: 'string', default: '50000' },
     'journal-events': { type: 'string', default: '200000' },
     'lru-sessions': { type: 'string', default: '100000' },
+    'ipc-requests': { type: 'string', default: '200000' },
     out: { type: 'string', default: new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
   },
 });
@@ -209,9 +211,38 @@ function toMarkdown(header: string[], lines: string[][]): string {
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...lines.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
 }
 
+async function runIpc() {
+  log('IPC scenario: JSON-RPC over one authenticated Unix-socket connection, beside a raw net echo');
+  const requests = Number(values['ipc-requests']);
+  const { actorhost, rawEcho } = await ipcThroughput(requests);
+  const header = ['metric', 'actorhost', 'raw net echo', 'ratio', 'target', 'met'];
+  const lines = [
+    [
+      'requests/s, pipelined (256 in flight)',
+      `${format(actorhost.requestsPerSec)} /s`,
+      `${format(rawEcho.requestsPerSec)} /s`,
+      ratio(actorhost.requestsPerSec, rawEcho.requestsPerSec),
+      '≥ 50,000/s and ≥ 0.5× echo',
+      actorhost.requestsPerSec >= 50_000 && actorhost.requestsPerSec >= 0.5 * rawEcho.requestsPerSec ? 'yes' : 'NO',
+    ],
+    ['round trip p50', `${format(actorhost.rttP50Us)} µs`, `${format(rawEcho.rttP50Us)} µs`, ratio(actorhost.rttP50Us, rawEcho.rttP50Us), '≤ 100 µs', actorhost.rttP50Us <= 100 ? 'yes' : 'NO'],
+    ['round trip p99', `${format(actorhost.rttP99Us)} µs`, `${format(rawEcho.rttP99Us)} µs`, ratio(actorhost.rttP99Us, rawEcho.rttP99Us), '', ''],
+  ];
+  process.stdout.write(`\nactorhost IPC benchmark — ${requests.toLocaleString('en-US')} requests\n\n${toMarkdown(header, lines)}\n`);
+  return {
+    actorhost,
+    rawEcho,
+    targets: {
+      requestsPerSec: actorhost.requestsPerSec >= 50_000 && actorhost.requestsPerSec >= 0.5 * rawEcho.requestsPerSec,
+      rttP50Us: actorhost.rttP50Us <= 100,
+    },
+  };
+}
+
 const report: Record<string, unknown> = { at: new Date().toISOString(), node: process.version };
 if (values.only === undefined || values.only === 'core') report.core = await runCore();
 if (values.only === undefined || values.only === 'supervision') report.supervision = await runSupervision();
+if (values.only === undefined || values.only === 'ipc') report.ipc = await runIpc();
 
 mkdirSync(values.out, { recursive: true });
 const file = `${values.out}${new Date().toISOString().replaceAll(':', '-')}.json`;

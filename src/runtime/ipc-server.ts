@@ -29,6 +29,8 @@ import {
   RPC_METHOD_NOT_FOUND,
   RPC_PARSE_ERROR,
   RPC_UNAUTHORIZED,
+  corkUntilNextTick,
+  isBlank,
   writeMessage,
   type RpcMessage,
 } from '../actors/json-rpc.js';
@@ -236,7 +238,9 @@ class IpcServerImpl implements IpcServer {
         socket.destroy();
         return;
       }
-      for (const line of lines) if (line.trim() !== '') this.#handleLine(connection, line);
+      // The answers to one read leave in one write.
+      if (lines.length > 1) corkUntilNextTick(socket);
+      for (const line of lines) if (!isBlank(line)) this.#handleLine(connection, line);
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
@@ -262,46 +266,53 @@ class IpcServerImpl implements IpcServer {
       return;
     }
     const id = idOf(message);
-    const isRequest = id !== undefined && id !== null;
-    const answer = (reply: Omit<RpcMessage, 'id'>) => {
-      if (isRequest) writeMessage(socket, { id, ...reply });
-    };
+    // A notification (no id) gets no answer, whatever happens.
+    const replyTo = id === undefined || id === null ? undefined : id;
     if (message.method === 'initialize') {
-      this.#initialize(connection, message.params, answer);
+      this.#initialize(connection, message.params, replyTo);
       return;
     }
     if (connection.sessionId === undefined) {
-      answer({ error: { code: RPC_UNAUTHORIZED, message: 'not authenticated: call initialize with your token first' } });
+      this.#fail(socket, replyTo, RPC_UNAUTHORIZED, 'not authenticated: call initialize with your token first');
       return;
     }
     if (message.method === 'ping') {
-      answer({ result: 'pong' });
+      if (replyTo !== undefined) writeMessage(socket, { id: replyTo, result: 'pong' });
       return;
     }
     const method = this.#methods[message.method];
     if (!method) {
-      answer({ error: { code: RPC_METHOD_NOT_FOUND, message: `unknown method "${message.method}"` } });
+      this.#fail(socket, replyTo, RPC_METHOD_NOT_FOUND, `unknown method "${message.method}"`);
       return;
     }
-    const context = { sessionId: connection.sessionId };
+    const name = message.method;
     let result: unknown;
     try {
-      result = method(message.params, context);
+      result = method(message.params, { sessionId: connection.sessionId });
     } catch (error) {
-      answer({ error: { code: RPC_INTERNAL_ERROR, message: `${message.method} failed: ${(error as Error)?.message ?? String(error)}` } });
+      this.#fail(socket, replyTo, RPC_INTERNAL_ERROR, `${name} failed: ${(error as Error)?.message ?? String(error)}`);
       return;
     }
-    Promise.resolve(result).then(
-      (value) => answer({ result: value ?? null }),
-      (error: unknown) => answer({ error: { code: RPC_INTERNAL_ERROR, message: `${message.method} failed: ${(error as Error)?.message ?? String(error)}` } }),
+    if (replyTo === undefined) return;
+    if (!isThenable(result)) {
+      writeMessage(socket, { id: replyTo, result: result ?? null });
+      return;
+    }
+    result.then(
+      (value) => writeMessage(socket, { id: replyTo, result: value ?? null }),
+      (error: unknown) => this.#fail(socket, replyTo, RPC_INTERNAL_ERROR, `${name} failed: ${(error as Error)?.message ?? String(error)}`),
     );
   }
 
-  #initialize(connection: Connection, params: unknown, answer: (reply: Omit<RpcMessage, 'id'>) => void): void {
+  #fail(socket: Socket, replyTo: RpcMessage['id'] | undefined, code: number, message: string): void {
+    if (replyTo !== undefined) writeMessage(socket, { id: replyTo, error: { code, message } });
+  }
+
+  #initialize(connection: Connection, params: unknown, replyTo: RpcMessage['id'] | undefined): void {
     const { token, version } = (params ?? {}) as { token?: unknown; version?: unknown };
     const sessionId = typeof token === 'string' ? this.#verify(token) : undefined;
     if (sessionId === undefined) {
-      answer({ error: { code: RPC_UNAUTHORIZED, message: 'invalid token' } });
+      this.#fail(connection.socket, replyTo, RPC_UNAUTHORIZED, 'invalid token');
       connection.socket.end();
       return;
     }
@@ -310,7 +321,7 @@ class IpcServerImpl implements IpcServer {
     }
     clearTimeout(connection.authTimer);
     connection.sessionId = sessionId;
-    answer({ result: { version: PROTOCOL_VERSION, serverInfo: this.#serverInfo } });
+    if (replyTo !== undefined) writeMessage(connection.socket, { id: replyTo, result: { version: PROTOCOL_VERSION, serverInfo: this.#serverInfo } });
   }
 
   #verify(token: string): string | undefined {
@@ -320,6 +331,10 @@ class IpcServerImpl implements IpcServer {
     if (!expected || expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
     return sessionId;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 function hash(token: string): string {
