@@ -8,7 +8,7 @@
  * every durability mode: the store only adds what survives a host restart.
  */
 import type { AnyMachineSnapshot, Observer } from 'xstate';
-import type { PoolMember } from './pool.js';
+import type { Pool, PoolMember } from './pool.js';
 import type { Mailbox, Shard } from './shard.js';
 
 export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 'evicted';
@@ -32,8 +32,8 @@ export class SessionRecord implements Mailbox, PoolMember {
   pins = 0;
   lruPrev: SessionRecord | undefined;
   lruNext: SessionRecord | undefined;
-  /** In its pool's LRU list (a session leaves it when its stop or eviction begins). */
-  pooled = false;
+  /** Its pool's LRU list while it is in it (it leaves when its stop or eviction begins). */
+  pooledIn: Pool<SessionRecord> | undefined;
   /** Set once the record has left the registry; `endCause` says why when it failed. */
   ended = false;
   endCause: Error | undefined;
