@@ -14,6 +14,7 @@ export type {
   SpawnOptions,
 } from './runtime/runtime.js';
 export type { Durability, PoolOptions, RuntimeOptions } from './runtime/options.js';
+export type { InspectObserver, InspectOption } from './runtime/inspection.js';
 export { fromChildProcess } from './actors/child-process.js';
 export { connectionMachine, backoffDelay } from './machines/connection.machine.js';
 export type {

@@ -20,11 +20,12 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { assign, createActor, setup, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import { assign, createActor, setup, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
 import { importMachine } from './machine-module.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
+  NOTE_INSPECT,
   NOTE_PERSIST,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
@@ -33,8 +34,11 @@ import {
   STATE_CURRENT_SEQ,
   WATCH_ON,
   createPackr,
+  inspectable,
   toTransferable,
   toWireError,
+  type InspectRecord,
+  type InspectSettings,
   type Note,
   type ShardStats,
   type SpawnRequest,
@@ -70,6 +74,9 @@ export class ShardHost {
   readonly #post: PostToHost;
   readonly #state: Int32Array;
   readonly #snapshotEvery: number;
+  readonly #inspect: InspectSettings;
+  /** Inspection budget per session key: events left in the current second, and when it began. */
+  readonly #inspectBudget = new Map<number, { second: number; left: number }>();
   #outbox: Note[] = [];
   #flushScheduled = false;
   #eventsProcessed = 0;
@@ -81,11 +88,13 @@ export class ShardHost {
     machines: ReadonlyArray<[string, string]>;
     state: SharedArrayBuffer;
     snapshotEvery: number;
+    inspect?: InspectSettings;
     post: PostToHost;
   }) {
     this.#machineUrls = options.machines;
     this.#state = new Int32Array(options.state);
     this.#snapshotEvery = options.snapshotEvery;
+    this.#inspect = options.inspect ?? { enabled: false, types: [], kinds: [], maxEventsPerSecond: 0 };
     this.#post = options.post;
   }
 
@@ -124,7 +133,9 @@ export class ShardHost {
     let actor: AnyActorRef;
     try {
       const snapshot = request.snapshot ? this.#packr.unpack(request.snapshot) : undefined;
-      actor = createActor(machine, { id, input, ...(snapshot ? { snapshot } : {}) });
+      // Inspection off: no `inspect` option, so XState builds no inspection events at all.
+      const inspect = this.#inspects(kind) ? (event: InspectionEvent) => this.#inspectEvent(key, event) : undefined;
+      actor = createActor(machine, { id, input, ...(snapshot ? { snapshot } : {}), ...(inspect ? { inspect } : {}) });
     } catch (error) {
       return toWireError(error);
     }
@@ -146,6 +157,7 @@ export class ShardHost {
       },
       complete: () => {
         this.#sessions.delete(key);
+        this.#inspectBudget.delete(key);
         if (session.onStopped) session.onStopped();
         else if (!starting) this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
       },
@@ -170,6 +182,48 @@ export class ShardHost {
     }
     session.seq = Math.max(session.seq, request.seq ?? 0);
     return null;
+  }
+
+  #inspects(kind: string): boolean {
+    const { enabled, kinds } = this.#inspect;
+    return enabled && (kinds.length === 0 || kinds.includes(kind));
+  }
+
+  #inspectEvent(key: number, event: InspectionEvent): void {
+    const type = event.type as InspectRecord['type'];
+    if (!this.#inspect.types.includes(type)) return;
+    if (type !== '@xstate.actor' && !this.#withinInspectBudget(key)) return;
+    const prefix = `${key}.`;
+    const actorRef = event.actorRef as AnyActorRef & { _parent?: AnyActorRef; logic?: { config?: unknown } };
+    const record: InspectRecord = { type, sessionId: prefix + actorRef.sessionId, rootId: prefix + event.rootId };
+    if (event.type === '@xstate.actor') {
+      record.id = actorRef.id;
+      if (actorRef._parent) record.parentId = prefix + actorRef._parent.sessionId;
+      const config = actorRef.logic?.config;
+      if (config && typeof config === 'object') record.definition = JSON.stringify(inspectable(config, 32));
+      // No snapshot here: XState refuses to read one while the actor initializes (which is when
+      // this event comes); the host's stub answers with the first @xstate.snapshot instead.
+    } else if (event.type === '@xstate.event') {
+      if (event.sourceRef) record.sourceId = prefix + event.sourceRef.sessionId;
+      record.event = inspectable(event.event);
+    } else if (event.type === '@xstate.snapshot') {
+      record.event = inspectable(event.event);
+      record.snapshot = inspectable(event.snapshot);
+    }
+    this.#note([NOTE_INSPECT, key, record]);
+  }
+
+  /** At most `maxEventsPerSecond` inspection events per session: a chatty one cannot flood the host. */
+  #withinInspectBudget(key: number): boolean {
+    const second = Math.floor(performance.now() / 1000);
+    let budget = this.#inspectBudget.get(key);
+    if (!budget || budget.second !== second) {
+      budget = { second, left: this.#inspect.maxEventsPerSecond };
+      this.#inspectBudget.set(key, budget);
+    }
+    if (budget.left <= 0) return false;
+    budget.left--;
+    return true;
   }
 
   /** Processes one batch from the host, then acknowledges it together with any notes. */

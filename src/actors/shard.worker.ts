@@ -20,11 +20,12 @@ import {
 import { ShardHost, sessionContext } from './shard-host.js';
 import { STATE_CULPRIT_KEY, type BatchMessage, type ShardApi, type ShardInit } from './wire.js';
 
-export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery }: ShardInit): Promise<void> {
+export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, inspect }: ShardInit): Promise<void> {
   const host = new ShardHost({
     machines,
     state,
     snapshotEvery,
+    inspect,
     post: (message, transfer) => dataPort.postMessage(message, transfer),
   });
   recordCulpritOnFatalError(new Int32Array(state));

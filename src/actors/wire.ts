@@ -37,6 +37,7 @@ export const NOTE_DONE = 2;
 export const NOTE_CRASHED = 3;
 export const NOTE_UNDELIVERED = 4;
 export const NOTE_PERSIST = 5;
+export const NOTE_INSPECT = 6;
 
 /**
  * What a worker tells the host about one session. `seq` numbers a session's accepted events over
@@ -50,7 +51,37 @@ export type Note =
   | [typeof NOTE_CRASHED, key: number, error: WireError, poisonSeq: number | null]
   | [typeof NOTE_UNDELIVERED, key: number, event: unknown]
   /** A persisted snapshot (msgpack) covering the session's events up to `seq`. */
-  | [typeof NOTE_PERSIST, key: number, seq: number, snapshot: Uint8Array];
+  | [typeof NOTE_PERSIST, key: number, seq: number, snapshot: Uint8Array]
+  /** An XState inspection event of the session's actor system, made plain (see InspectRecord). */
+  | [typeof NOTE_INSPECT, key: number, record: InspectRecord];
+
+/**
+ * An XState inspection event with its actor refs replaced by session ids. Session ids are the
+ * worker system's own, prefixed with the session's key, so they are unique across workers.
+ */
+export interface InspectRecord {
+  type: '@xstate.actor' | '@xstate.event' | '@xstate.snapshot';
+  sessionId: string;
+  rootId: string;
+  /** `@xstate.actor`: the actor's id, its parent's session id, its definition (JSON), its snapshot. */
+  id?: string;
+  parentId?: string;
+  definition?: string;
+  /** `@xstate.event`: who sent it. */
+  sourceId?: string;
+  event?: unknown;
+  snapshot?: unknown;
+}
+
+/** Inspection as the workers apply it: off unless `enabled`; filtered and rate-capped at the source. */
+export interface InspectSettings {
+  enabled: boolean;
+  types: Array<InspectRecord['type']>;
+  /** Machine kinds to inspect; empty: all. */
+  kinds: string[];
+  /** Per session; `@xstate.actor` events are never dropped (the inspector needs every actor). */
+  maxEventsPerSecond: number;
+}
 
 /**
  * Slots of the shard's shared state (an Int32Array over a SharedArrayBuffer the host keeps): the
@@ -154,6 +185,7 @@ export interface ShardInit {
   state: SharedArrayBuffer;
   /** Persist a session's snapshot after this many events (0: never on its own). */
   snapshotEvery: number;
+  inspect: InspectSettings;
 }
 
 /** The event the runtime sends to ask a session to shut down. */
@@ -168,6 +200,30 @@ export function createPackr(): Packr {
   // Plain msgpack maps, no shared record structures: each side can decode any buffer alone,
   // which a replaced worker needs.
   return new Packr({ useRecords: false, moreTypes: false });
+}
+
+/**
+ * A JSON-safe copy of `value` for the inspector: functions by name, actor refs by id, cycles and
+ * depth past `maxDepth` cut. Only runs when inspection is on.
+ */
+export function inspectable(value: unknown, maxDepth = 8, seen = new WeakSet<object>()): unknown {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
+    if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
+    return value;
+  }
+  if (seen.has(value) || maxDepth <= 0) return '[…]';
+  const ref = value as { sessionId?: unknown; send?: unknown; id?: unknown };
+  if (typeof ref.sessionId === 'string' && typeof ref.send === 'function') return { xstate$$type: 1, id: ref.id };
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((item) => inspectable(item, maxDepth - 1, seen));
+  if (value instanceof Date) return value.toISOString();
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (key.startsWith('_')) continue;
+    copy[key] = inspectable(item, maxDepth - 1, seen);
+  }
+  return copy;
 }
 
 export function toWireError(error: unknown): WireError {

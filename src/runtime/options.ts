@@ -6,6 +6,8 @@ import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
+import { resolveInspect, type InspectObserver, type InspectOption } from './inspection.js';
+import type { InspectSettings } from '../actors/wire.js';
 
 /** One partition of sessions with its own bound. */
 export interface PoolOptions {
@@ -57,6 +59,12 @@ export interface RuntimeOptions {
   standbyWorker?: boolean;
   /** The IPC server sessions connect to: a session's token is revoked when the session ends. */
   ipcServer?: { revoke(sessionId: string): void };
+  /**
+   * An XState inspection observer (e.g. `createWebSocketInspector().inspect` from
+   * `@statelyai/inspect`): every actor in every worker, and the host's own, reported to it. Off by
+   * default, and off costs nothing: workers then build no inspection events.
+   */
+  inspect?: InspectOption;
 }
 
 export type Durability = 'journal' | 'snapshot' | 'none';
@@ -85,6 +93,7 @@ export interface ResolvedOptions {
   readonly now: () => number;
   readonly standbyWorker: boolean;
   readonly ipcServer: { revoke(sessionId: string): void } | undefined;
+  readonly inspect: { settings: InspectSettings; observer: InspectObserver | undefined };
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -105,6 +114,7 @@ const KNOWN_OPTIONS = new Set([
   'now',
   'standbyWorker',
   'ipcServer',
+  'inspect',
 ]);
 
 export const DEFAULT_STORE_PATH = './.actorhost';
@@ -155,6 +165,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     now: resolveClock(options.now),
     standbyWorker: boolean('options.standbyWorker', options.standbyWorker, true),
     ipcServer: resolveIpcServer(options.ipcServer),
+    inspect: resolveInspect(options.inspect),
   };
 }
 

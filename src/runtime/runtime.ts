@@ -16,7 +16,14 @@
  *   intensity it is stopped and reported. Nothing reaches the caller of another session.
  * - Async methods reject; they never throw synchronously.
  */
-import { createActor, type Actor, type AnyMachineSnapshot, type AnyStateMachine, type Observer } from 'xstate';
+import {
+  createActor,
+  type Actor,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  type InspectionEvent,
+  type Observer,
+} from 'xstate';
 import type { Logger } from 'pino';
 import {
   DuplicateSessionError,
@@ -34,6 +41,7 @@ import {
 import {
   NOTE_CRASHED,
   NOTE_DONE,
+  NOTE_INSPECT,
   NOTE_PERSIST,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
@@ -54,6 +62,7 @@ import { createRegistryMachine } from '../machines/registry.machine.js';
 import { shardSupervisorMachine } from '../machines/shard-supervisor.machine.js';
 import { LmdbStore } from './lmdb-store.js';
 import { DEFAULT_POOL, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
+import { InspectionRelay } from './inspection.js';
 import { Pool, chooseEvictions } from './pool.js';
 import { POISONED, SessionRecord, type SessionStatus } from './session-record.js';
 import { Shard, type Mailbox } from './shard.js';
@@ -200,6 +209,7 @@ export class Runtime {
   readonly #handlers = new Map<keyof RuntimeEvents, Set<(payload: never) => void>>();
   readonly #packr = createPackr();
   readonly #copier = new PlainCopier();
+  readonly #inspection: InspectionRelay | undefined;
   #nextKey = 1;
   #closed = false;
   #shutdown: Promise<void> | undefined;
@@ -215,7 +225,10 @@ export class Runtime {
     for (const pool of options.pools.values()) {
       this.#pools.set(pool.name, new Pool<SessionRecord>(pool.name, pool.capacity, pool.recencyFloorMs));
     }
+    const observer = options.inspect.observer;
+    this.#inspection = observer ? new InspectionRelay(observer, options.inspect.settings) : undefined;
     this.#registry = createActor(createRegistryMachine<SessionRecord>(), {
+      ...this.#hostInspect(),
       input: {
         pools: this.#pools,
         now: this.#now,
@@ -273,6 +286,7 @@ export class Runtime {
       machines: this.#options.machines,
       resourceLimits: this.#options.resourceLimits,
       snapshotEvery: this.#options.snapshotEvery,
+      inspect: this.#options.inspect.settings,
       watchdog: this.#options.watchdog,
       logger: this.#logger,
       handlers: {
@@ -325,6 +339,7 @@ export class Runtime {
 
   #supervise(index: number): void {
     const supervisor = createActor(shardSupervisorMachine, {
+      ...this.#hostInspect(),
       input: {
         shard: index,
         recover: (cause) => this.#recoverShard(index, cause),
@@ -333,6 +348,12 @@ export class Runtime {
     });
     supervisor.subscribe({ error: (error) => this.#logger.error({ err: error, shard: index }, 'shard supervisor failed') });
     this.#supervisors[index] = supervisor.start();
+  }
+
+  /** The host's own actors (registry, supervisors) are inspected like the sessions. */
+  #hostInspect(): { inspect?: (event: InspectionEvent) => void } {
+    const relay = this.#inspection;
+    return relay ? { inspect: (event) => relay.emit(event) } : {};
   }
 
   /** Sessions in a durable store from before this host started: passive now, or restored now. */
@@ -1073,7 +1094,12 @@ export class Runtime {
     if (this.#owns(record)) this.#options.ipcServer?.revoke(record.id);
     if (this.#byId.get(record.id) === record) this.#byId.delete(record.id);
     this.#byKey.delete(record.key);
-    for (const [key, retired] of this.#retiredKeys) if (retired === record) this.#retiredKeys.delete(key);
+    this.#inspection?.forget(record.key);
+    for (const [key, retired] of this.#retiredKeys) {
+      if (retired !== record) continue;
+      this.#retiredKeys.delete(key);
+      this.#inspection?.forget(key);
+    }
     this.#unpool(record);
     record.shard.sessions--;
     record.end(cause);
@@ -1149,6 +1175,9 @@ export class Runtime {
           }
           break;
         }
+        case NOTE_INSPECT:
+          this.#inspection?.deliver(key, note[2]);
+          break;
         case NOTE_UNDELIVERED: {
           // Addressed to an incarnation that a restart retired: the event is in the journal and
           // was replayed into the new one.

@@ -36,6 +36,7 @@ import {
   toTransferable,
   type BatchMessage,
   type Note,
+  type InspectSettings,
   type ShardApi,
   type ShardInit,
   type ShardStats,
@@ -68,6 +69,7 @@ export interface ShardStartOptions {
   machines: ReadonlyMap<string, string>;
   resourceLimits: ResourceLimits;
   snapshotEvery: number;
+  inspect: InspectSettings;
   watchdog: { heartbeatMs: number; hangTimeoutMs: number };
   logger: Logger;
   handlers: ShardHandlers;
@@ -153,6 +155,7 @@ export class Shard {
       processPort: processes.port2,
       state: this.#state.buffer as SharedArrayBuffer,
       snapshotEvery: options.snapshotEvery,
+      inspect: options.inspect,
     };
     const task = this.#pool.run(init, { transferList: [data.port2, control.port2, processes.port2] }) as Promise<void>;
     this.#exited = task.then(
