@@ -10,7 +10,7 @@ const storeDir = mkdtempSync(join(tmpdir(), 'actorhost-example-'));
 afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 
 function run(args: string[]): { output: () => string; exited: Promise<number | null>; kill(signal: NodeJS.Signals): void } {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, '--inspector-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk));
@@ -26,6 +26,7 @@ describe('example agent host', () => {
     expect(await host.exited).toBe(0);
     const output = host.output();
     expect(output).toContain('spawned 200 sessions');
+    expect(output).toMatch(/inspector: http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+/);
     expect(output).toContain('0 resumed from the store');
     const lines = output.split('\n').filter((line) => line.startsWith('sessions 200'));
     expect(lines.length).toBeGreaterThanOrEqual(2);

@@ -17,6 +17,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     duration: { type: 'string' },
     store: { type: 'string', default: './.actorhost' },
+    'inspector-port': { type: 'string', default: '4600' },
   },
 });
 const sessions = Number(values.sessions);
@@ -40,6 +41,8 @@ for (let done = 0; done < fresh.length; done += 100) {
   await Promise.all(fresh.slice(done, done + 100).map((id) => runtime.spawn('agent', { id, pool: 'conversation' })));
   if (process.stdout.isTTY) out(`\rspawning sessions: ${Math.min(done + 100, fresh.length)}/${fresh.length}`);
 }
+const inspector = await runtime.serveInspector({ port: Number(values['inspector-port']) });
+out(`inspector: ${inspector.url}\n`);
 out(`\rspawned ${fresh.length} sessions in ${Math.round(performance.now() - started)} ms; ${sessions - fresh.length} resumed from the store\n`);
 
 // Turns: a steady rate, round robin over the sessions.

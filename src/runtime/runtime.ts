@@ -176,6 +176,30 @@ interface Leaving {
   done: Promise<void>;
 }
 
+/** The inspector server's read-only access to the runtime; module-private to actorhost's files. */
+export const INSPECTOR_API = Symbol('actorhost.inspectorApi');
+
+export interface InspectorApi {
+  stats(): RuntimeStats;
+  /** A page of sessions (evicted ones included), filtered, without counting as activity. */
+  page(options: { offset: number; limit: number; pool?: string; status?: SessionStatus; search?: string }): { rows: SessionInfo[]; total: number };
+  /** The session's state value, context and status, without counting as activity. */
+  peekSnapshot(id: string): Promise<{ value: unknown; context: unknown; status: string } | undefined>;
+  /** The machine's states, for drawing its statechart. */
+  chart(kind: string): ChartNode | undefined;
+  /** Snapshots of a live session (no activity); returns the unsubscribe function. */
+  watch(id: string, listener: (snapshot: AnyMachineSnapshot) => void): (() => void) | undefined;
+  /** Every event accepted for `id`, as it is accepted; returns the function that stops it. */
+  tapEvents(id: string, listener: (event: unknown) => void): () => void;
+  recentFailures(): Array<{ id: string; at: number; kind: 'crashed' | 'restarted' | 'deadLetter'; message: string }>;
+}
+
+export interface ChartNode {
+  key: string;
+  type: string;
+  states: ChartNode[];
+}
+
 const RESOLVED = Promise.resolve();
 const STANDBY_DELAY_MS = 1_000;
 /** Watch markers are never counted against a mailbox. */
@@ -214,6 +238,10 @@ export class Runtime {
   #closed = false;
   #shutdown: Promise<void> | undefined;
   #deadLetters = 0;
+  /** Inspector taps: events accepted per session id (only while an inspector watches one). */
+  #eventTaps: Map<string, Set<(event: unknown) => void>> | undefined;
+  readonly #failures: Array<{ id: string; at: number; kind: 'crashed' | 'restarted' | 'deadLetter'; message: string }> = [];
+  #inspectorServer: { close(): Promise<void> } | undefined;
   #crashed = 0;
   #restarts = 0;
   #evictions = 0;
@@ -481,6 +509,7 @@ export class Runtime {
     if (record.inFlight >= capacity) return Promise.reject(new MailboxFullError(id, capacity));
     const seq = record.journalEvent(copy);
     this.#touch(record);
+    if (this.#eventTaps) this.#eventTaps.get(id)?.forEach((tap) => tap(copy));
     const kept = this.#journaling ? this.#store.append(id, seq, copy) : RESOLVED;
     if (record.status === 'active' || record.status === 'stopping') record.shard.enqueue(record.key, copy, record);
     else (record.pending ??= []).push(copy);
@@ -749,6 +778,66 @@ export class Runtime {
     return { host, shards, total: shards.reduce((sum, heap) => sum + heap, host) };
   }
 
+  /**
+   * Serves actorhost's inspector page: shards, pools, every session, live. Binds 127.0.0.1 by
+   * default; the returned URL carries a random access token, and requests without it get 401.
+   * Closed by `shutdown()`.
+   */
+  async serveInspector(options: { port?: number; host?: string } = {}): Promise<{ url: string; token: string; close(): Promise<void> }> {
+    this.#assertOpen('serveInspector');
+    const { serveInspector } = await import('./inspector-server.js');
+    const server = await serveInspector(this[INSPECTOR_API](), options);
+    const previous = this.#inspectorServer;
+    this.#inspectorServer = server;
+    await previous?.close();
+    return server;
+  }
+
+  /** @internal The inspector server's view. */
+  [INSPECTOR_API](): InspectorApi {
+    return {
+      stats: () => this.stats(),
+      page: ({ offset, limit, pool, status, search }) => {
+        // One pass, no allocation for rows off the page: the inspector asks twice a second,
+        // and at 100,000 sessions building every row would stall the host.
+        const rows: SessionInfo[] = [];
+        let total = 0;
+        const consider = (id: string, rowPool: string, rowStatus: SessionStatus, row: () => SessionInfo) => {
+          if ((pool && rowPool !== pool) || (status && rowStatus !== status) || (search && !id.includes(search))) return;
+          if (total >= offset && rows.length < limit) rows.push(row());
+          total++;
+        };
+        for (const record of this.#byId.values()) consider(record.id, record.pool, record.status, () => info(record));
+        for (const { record } of this.#leaving.values()) consider(record.id, record.pool, record.status, () => info(record));
+        for (const [id, passive] of this.#passive) consider(id, passive.pool, 'evicted', () => passiveInfo(id, passive));
+        return { rows, total };
+      },
+      peekSnapshot: async (id) => {
+        const record = this.#byId.get(id);
+        if (!record || record.status !== 'active') return undefined;
+        const wire = await record.shard.call((api) => api.snapshot(record.key)).catch(() => undefined);
+        return wire && { value: wire.value, context: wire.context, status: wire.status };
+      },
+      chart: (kind) => {
+        const machine = this.#machines.get(kind);
+        return machine && chartOf(machine.root as unknown as StateNodeLike, machine.root.key);
+      },
+      watch: (id, listener) => (this.#byId.has(id) ? this.subscribe(id, listener) : undefined),
+      tapEvents: (id, listener) => {
+        const taps = (this.#eventTaps ??= new Map());
+        let forId = taps.get(id);
+        if (!forId) taps.set(id, (forId = new Set()));
+        forId.add(listener);
+        return () => {
+          forId.delete(listener);
+          if (forId.size === 0) taps.delete(id);
+          if (taps.size === 0) this.#eventTaps = undefined;
+        };
+      },
+      recentFailures: () => [...this.#failures],
+    };
+  }
+
   /** Shuts every session down in parallel, then closes every worker and the store. Idempotent. */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#shutDown();
@@ -758,6 +847,7 @@ export class Runtime {
   async #shutDown(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#standbyTimer);
+    await this.#inspectorServer?.close();
     const stops = [...this.#byId.values()].map((record) => this.#stopRecord(record, 'shutdown'));
     await Promise.allSettled([...stops, ...this.#stopping.values()]);
     await Promise.allSettled([...this.#recoveries.values()]);
@@ -1196,6 +1286,11 @@ export class Runtime {
   }
 
   #emit<E extends keyof RuntimeEvents>(event: E, payload: RuntimeEvents[E]): void {
+    if (event === 'crashed' || event === 'restarted' || event === 'deadLetter') {
+      const { id, error, reason } = payload as { id?: string; error?: Error; reason?: string };
+      this.#failures.push({ id: id ?? '?', at: Date.now(), kind: event, message: error?.message ?? reason ?? '' });
+      if (this.#failures.length > 50) this.#failures.shift();
+    }
     const handlers = this.#handlers.get(event);
     if (!handlers) return;
     for (const handler of handlers) {
@@ -1246,6 +1341,16 @@ class SessionHandle implements SessionRef {
   stop(): Promise<void> {
     return this.#runtime.stop(this.id);
   }
+}
+
+interface StateNodeLike {
+  key: string;
+  type: string;
+  states: Record<string, StateNodeLike>;
+}
+
+function chartOf(node: StateNodeLike, key: string): ChartNode {
+  return { key, type: node.type, states: Object.entries(node.states ?? {}).map(([child, state]) => chartOf(state, child)) };
 }
 
 function info(record: SessionRecord): SessionInfo {

@@ -1,0 +1,149 @@
+/**
+ * actorhost's own inspector: an HTTP page and a WebSocket feed, on 127.0.0.1 by default, behind a
+ * random access token.
+ *
+ * Contract:
+ * - Every request — the page and the WebSocket upgrade — must carry `?token=<token>`; without it
+ *   the answer is 401 and nothing else.
+ * - Nothing it reads counts as activity (no LRU touch): it uses the runtime's inspector view.
+ * - Feed (server → page): `summary` every 500 ms (shards, pools, totals, recent failures); `page`
+ *   in answer to `{ type: 'page', offset, limit, pool?, status?, search? }` — the table is paged on
+ *   the server, so 100,000 sessions cost the page 50 rows; `session` in answer to
+ *   `{ type: 'watch', id }`, then again on each of its snapshots and accepted events.
+ * - The page is served by the library itself (no CDN, nothing fetched at run time).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { INSPECTOR_PAGE } from './inspector-page.js';
+import type { InspectorApi } from './runtime.js';
+
+const SUMMARY_MS = 500;
+const RECENT_EVENTS = 50;
+
+export async function serveInspector(
+  api: InspectorApi,
+  { port = 0, host = '127.0.0.1' }: { port?: number; host?: string },
+): Promise<{ url: string; token: string; close(): Promise<void> }> {
+  const token = randomBytes(24).toString('hex');
+  const expected = Buffer.from(token);
+  const authorized = (request: IncomingMessage) => {
+    const given = Buffer.from(new URL(request.url ?? '/', 'http://inspector').searchParams.get('token') ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+
+  const http = createServer((request: IncomingMessage, response: ServerResponse) => {
+    if (!authorized(request)) {
+      response.writeHead(401, { 'content-type': 'text/plain' }).end('401: this inspector needs its ?token=… (printed when it started)\n');
+      return;
+    }
+    const path = new URL(request.url ?? '/', 'http://inspector').pathname;
+    if (path !== '/' && path !== '/index.html') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('404\n');
+      return;
+    }
+    response
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self' 'unsafe-inline'; connect-src 'self'" })
+      .end(INSPECTOR_PAGE);
+  });
+
+  const sockets = new WebSocketServer({ noServer: true });
+  http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!authorized(request)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, (client) => serve(api, client));
+  });
+
+  const summary = setInterval(() => {
+    const message = JSON.stringify({ type: 'summary', stats: api.stats(), failures: api.recentFailures().slice(-10) });
+    for (const client of sockets.clients) client.send(message);
+  }, SUMMARY_MS);
+  summary.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => resolve());
+  });
+  const address = http.address() as { port: number };
+  const url = `http://${host}:${address.port}/?token=${token}`;
+  return {
+    url,
+    token,
+    async close() {
+      clearInterval(summary);
+      for (const client of sockets.clients) client.terminate();
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+/** One page connected: answers its requests, and streams the session it watches. */
+function serve(api: InspectorApi, client: WebSocket): void {
+  let stopWatching: (() => void) | undefined;
+  const send = (message: unknown) => {
+    if (client.readyState === client.OPEN) client.send(JSON.stringify(message));
+  };
+  send({ type: 'summary', stats: api.stats(), failures: api.recentFailures().slice(-10) });
+  client.on('message', (data) => {
+    let request: { type?: string; offset?: number; limit?: number; pool?: string; status?: string; search?: string; id?: string };
+    try {
+      request = JSON.parse(String(data));
+    } catch {
+      return;
+    }
+    if (request.type === 'page') void sendPage(api, request, send);
+    if (request.type === 'watch' && typeof request.id === 'string') {
+      stopWatching?.();
+      stopWatching = watch(api, request.id, send);
+    }
+  });
+  client.on('close', () => stopWatching?.());
+}
+
+async function sendPage(
+  api: InspectorApi,
+  request: { offset?: number; limit?: number; pool?: string; status?: string; search?: string },
+  send: (message: unknown) => void,
+): Promise<void> {
+  const limit = Math.min(200, Math.max(1, Number(request.limit) || 50));
+  const offset = Math.max(0, Number(request.offset) || 0);
+  const { rows, total } = api.page({
+    offset,
+    limit,
+    ...(request.pool ? { pool: request.pool } : {}),
+    ...(request.status ? { status: request.status as never } : {}),
+    ...(request.search ? { search: request.search } : {}),
+  });
+  // State values only for the rows on the page: 50 snapshot reads, whatever the session count.
+  const values = await Promise.all(rows.map((row) => api.peekSnapshot(row.id)));
+  send({ type: 'page', offset, total, rows: rows.map((row, index) => ({ ...row, value: values[index]?.value })) });
+}
+
+function watch(api: InspectorApi, id: string, send: (message: unknown) => void): () => void {
+  const events: Array<{ at: number; event: unknown }> = [];
+  const row = api.page({ offset: 0, limit: 1, search: id }).rows.find((candidate) => candidate.id === id);
+  const chart = row ? api.chart(row.kind) : undefined;
+  let latest: { value: unknown; context: unknown; status: string } | undefined;
+  const push = () => send({ type: 'session', id, info: row, chart, snapshot: latest, events });
+  void api.peekSnapshot(id).then((snapshot) => {
+    latest = snapshot;
+    push();
+  });
+  const unsubscribe = api.watch(id, (snapshot) => {
+    latest = { value: snapshot.value, context: snapshot.context, status: snapshot.status };
+    push();
+  });
+  const untap = api.tapEvents(id, (event) => {
+    events.push({ at: Date.now(), event });
+    if (events.length > RECENT_EVENTS) events.shift();
+  });
+  return () => {
+    unsubscribe?.();
+    untap();
+  };
+}

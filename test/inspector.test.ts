@@ -1,0 +1,74 @@
+// The inspector page in a real browser (Debian's Chromium, driven by playwright-core).
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, fixture, silentLogger, type Runtime } from './helpers.js';
+
+const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
+let runtime: Runtime;
+let browser: Browser;
+let url: string;
+
+beforeAll(async () => {
+  runtime = await createRuntime({
+    machines: { light: fixture('light') },
+    workers: 2,
+    logger: silentLogger,
+    store: 'memory',
+    pools: { lights: { capacity: 100 } },
+  });
+  for (let i = 0; i < 12; i++) await runtime.spawn('light', { id: `light-${i}`, pool: 'lights' });
+  ({ url } = await runtime.serveInspector({ port: 0 }));
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await runtime?.shutdown();
+});
+
+describe('runtime.serveInspector', () => {
+  it('binds 127.0.0.1 and refuses requests without the token, the WebSocket too', async () => {
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
+    const bare = url.replace(/\?token=.*/, '');
+    expect((await fetch(bare)).status).toBe(401);
+    expect((await fetch(`${bare}?token=wrong`)).status).toBe(401);
+    expect((await fetch(url)).status).toBe(200);
+    const refused = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${bare.replace('http', 'ws')}ws?token=wrong`);
+      socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.on('error', () => resolve(-1));
+    });
+    expect(refused).toBe(401);
+  });
+
+  it('lists the live sessions, shows a state change within 2 s, and highlights the state of a clicked session', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(url);
+    await page.locator('#sessions tr[data-id="light-3"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#sessions tr.session').count()).toBe(12);
+    await expect.poll(() => page.locator('#sessions tr[data-id="light-3"] td.value').textContent(), { timeout: 5_000 }).toBe('red');
+    expect(await page.locator('#shards tbody tr').count()).toBe(2);
+
+    await runtime.send('light-3', { type: 'NEXT' });
+    const sentAt = Date.now();
+    await page.locator('#sessions tr[data-id="light-3"] td.value', { hasText: 'green' }).waitFor({ timeout: 2_000 });
+    expect(Date.now() - sentAt).toBeLessThan(2_000);
+
+    await page.locator('#sessions tr[data-id="light-3"]').click();
+    await page.locator('#chart .state.active[data-path="green"]').waitFor({ timeout: 5_000 });
+    expect(await page.locator('#chart .state.active').count()).toBe(1);
+    await runtime.send('light-3', { type: 'NEXT' });
+    await page.locator('#chart .state.active[data-path="yellow"]').waitFor({ timeout: 2_000 });
+    await page.locator('#events', { hasText: 'NEXT' }).waitFor({ timeout: 2_000 });
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}inspector.png`, fullPage: true });
+    await page.close();
+  });
+});
