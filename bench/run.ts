@@ -1,9 +1,10 @@
 // `npm run bench`: runs every scenario beside its baselines in one process, prints a table with
 // ratios and targets, and writes bench/results/<timestamp>.json.
 //
-//   npm run bench -- --sessions 10000 --events 1000000 --workers 2 [--only core|supervision|ipc]
+//   npm run bench -- --sessions 10000 --events 1000000 --workers 2 [--only core|supervision|ipc|inspection]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { inspectionCost, inspectorPageCost } from './scenarios/inspection.js';
 import { ipcThroughput } from './scenarios/ipc.js';
 import { evictionChurn, journalCost, lruTouchCost, recoveryTime } from './scenarios/supervision.js';
 import {
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     'journal-events': { type: 'string', default: '200000' },
     'lru-sessions': { type: 'string', default: '100000' },
     'ipc-requests': { type: 'string', default: '200000' },
+    'inspect-events': { type: 'string', default: '200000' },
+    'page-sessions': { type: 'string', default: '100000' },
     out: { type: 'string', default: new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
   },
 });
@@ -239,10 +242,27 @@ async function runIpc() {
   };
 }
 
+async function runInspection() {
+  log('inspection scenario: events/s with inspection off and on; the inspector page at scale');
+  const events = Number(values['inspect-events']);
+  const cost = await inspectionCost(2_000, events);
+  const page = await inspectorPageCost(Number(values['page-sessions']));
+  const off = (cost.offA + cost.offB) / 2;
+  const header = ['metric', 'actorhost', 'baseline', 'ratio', 'target', 'met'];
+  const lines = [
+    ['events/s, inspection off (two runs)', `${format(cost.offA)} /s, ${format(cost.offB)} /s`, '', ratio(cost.offB, cost.offA), 'off costs nothing', ''],
+    ['events/s, inspection on (every event observed)', `${format(cost.on)} /s`, `${format(off)} /s (off)`, ratio(cost.on, off), '', ''],
+    [`inspector page request, ${page.sessions.toLocaleString('en-US')} sessions`, `${format(page.pageMs)} ms`, '', '', '', ''],
+  ];
+  process.stdout.write(`\nactorhost inspection benchmark — 2,000 sessions, ${events.toLocaleString('en-US')} events\n\n${toMarkdown(header, lines)}\n`);
+  return { ...cost, page };
+}
+
 const report: Record<string, unknown> = { at: new Date().toISOString(), node: process.version };
 if (values.only === undefined || values.only === 'core') report.core = await runCore();
 if (values.only === undefined || values.only === 'supervision') report.supervision = await runSupervision();
 if (values.only === undefined || values.only === 'ipc') report.ipc = await runIpc();
+if (values.only === undefined || values.only === 'inspection') report.inspection = await runInspection();
 
 mkdirSync(values.out, { recursive: true });
 const file = `${values.out}${new Date().toISOString().replaceAll(':', '-')}.json`;

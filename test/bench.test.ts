@@ -20,6 +20,7 @@ describe('npm run bench', () => {
           ...['--sessions', '300', '--events', '20000', '--samples', '20'],
           ...['--recovery-sessions', '200', '--churn-capacity', '50', '--churn-accesses', '2000'],
           ...['--journal-events', '5000', '--lru-sessions', '1000'],
+          ...['--ipc-requests', '5000', '--inspect-events', '5000', '--page-sessions', '500'],
           ...['--out', `${out}/`],
         ],
         { timeout: 120_000 },
@@ -54,5 +55,7 @@ describe('npm run bench', () => {
     expect(churn.evictionsPerSec).toBeGreaterThan(0);
     expect(lru.listNs).toBeGreaterThan(0);
     expect(journal.journalEventsPerSec).toBeGreaterThan(0);
+    expect(stdout).toContain('| requests/s, pipelined (256 in flight) |');
+    expect(stdout).toContain('| inspector page request, 500 sessions |');
   });
 });
