@@ -205,6 +205,26 @@ describe('connectionMachine', () => {
     expect(actor.getSnapshot().context.error?.message).toBe('2 pongs missed');
   });
 
+  it('survives persistence: restored from a snapshot (functions dropped), it reconnects', async () => {
+    const ipc = await server();
+    const token = ipc.issueToken('persisted');
+    const first = client({ address: ipc.address, token, backoff: { initialMs: 20 } });
+    await eventually(() => first.isIn('online.authed'));
+    // What a restart, a reactivation or a resumed host restores from: plain data only.
+    const persisted = JSON.parse(JSON.stringify(first.actor.getPersistedSnapshot())) as object;
+    first.actor.stop();
+    const restored = createActor(connectionMachine, { snapshot: persisted as never, input: { address: ipc.address, token } });
+    const errors: unknown[] = [];
+    restored.subscribe({ error: (error) => errors.push(error) });
+    restored.start();
+    cleanups.push(() => {
+      restored.stop();
+    });
+    ipc.bye('persisted');
+    await eventually(() => restored.getSnapshot().matches({ online: 'authed' }) && ipc.connections('persisted') === 1);
+    expect(errors).toEqual([]);
+  });
+
   it('reports a protocol version mismatch with both versions, and stays connected', async () => {
     const { logger, records } = captureLogger();
     const ipc = await server({ logger });

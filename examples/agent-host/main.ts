@@ -1,14 +1,16 @@
-// The example host that `npm start` runs: a runtime on 2 workers, 1,000 agent sessions, turns
-// driven at a steady rate, one status line per second. Ctrl-C shuts everything down.
+// The example agent host that `npm start` runs: agent sessions, each owning a model subprocess
+// and an authenticated link back to the host, on 2 workers, in the embedded store; an HTTP API and
+// the inspector; a load driver and one status line a second. Ctrl-C shuts everything down.
 //
 //   npm start -- --sessions 1000 --rate 500 [--duration 10] [--store ./.actorhost | memory]
+//               [--api-port 4700] [--inspector-port 4600]
 //
-// Sessions live in the embedded LMDB store: stop the host and start it again, and the sessions
-// it had are resumed (lazily, on their next turn) instead of spawned anew.
+// Stop the host and start it again: the sessions it had are resumed from the store.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { createRuntime, MailboxFullError, UnknownSessionError } from '../../src/index.js';
+import { createIpcServer, createRuntime, MailboxFullError, UnknownSessionError } from '../../src/index.js';
+import { serveApi } from './http-api.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,32 +20,42 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     store: { type: 'string', default: './.actorhost' },
     'inspector-port': { type: 'string', default: '4600' },
+    'api-port': { type: 'string', default: '4700' },
   },
 });
 const sessions = Number(values.sessions);
 const turnsPerSecond = Number(values.rate);
+const out = (line: string) => process.stdout.write(line);
+const tty = process.stdout.isTTY;
 
 const logger = pino({ level: 'warn' });
+let turnsReported = 0;
+const ipc = await createIpcServer({ logger, methods: { turnDone: () => void turnsReported++ } });
 const runtime = await createRuntime({
   machines: { agent: new URL('./agent.machine.js', import.meta.url) },
   workers: Number(values.workers),
   pools: { conversation: { capacity: sessions * 2, recencyFloorMs: 30_000 } },
   store: values.store === 'memory' ? 'memory' : { path: values.store },
+  ipcServer: ipc,
   logger,
 });
+const inspector = await runtime.serveInspector({ port: Number(values['inspector-port']) });
+const api = await serveApi(runtime, ipc, { port: Number(values['api-port']), pool: 'conversation' });
+out(`inspector: ${inspector.url}\napi:       ${api.url}/sessions\n`);
 
-const out = (line: string) => process.stdout.write(line);
 const started = performance.now();
 const ids = Array.from({ length: sessions }, (_, i) => `conv-${i}`);
-// Sessions the store already holds (from an earlier run) resume on their next turn.
+const link = (id: string) => ({ address: ipc.address, token: ipc.issueToken(id) });
+// Sessions the store already holds (from an earlier run) resume; they get this host's link.
 const fresh = ids.filter((id) => runtime.peek(id) === undefined);
+const resumed = ids.filter((id) => runtime.peek(id) !== undefined);
+for (const id of resumed) void runtime.send(id, { type: 'RELINK', ipc: link(id) }).catch(() => {});
+const bar = (done: number, all: number) => `[${'#'.repeat(Math.round((30 * done) / all)).padEnd(30, '.')}] ${done}/${all}`;
 for (let done = 0; done < fresh.length; done += 100) {
-  await Promise.all(fresh.slice(done, done + 100).map((id) => runtime.spawn('agent', { id, pool: 'conversation' })));
-  if (process.stdout.isTTY) out(`\rspawning sessions: ${Math.min(done + 100, fresh.length)}/${fresh.length}`);
+  await Promise.all(fresh.slice(done, done + 100).map((id) => runtime.spawn('agent', { id, pool: 'conversation', input: { ipc: link(id) } })));
+  if (tty) out(`\rspawning sessions ${bar(Math.min(done + 100, fresh.length), fresh.length)}`);
 }
-const inspector = await runtime.serveInspector({ port: Number(values['inspector-port']) });
-out(`inspector: ${inspector.url}\n`);
-out(`\rspawned ${fresh.length} sessions in ${Math.round(performance.now() - started)} ms; ${sessions - fresh.length} resumed from the store\n`);
+out(`${tty ? '\r' : ''}spawned ${fresh.length} sessions in ${Math.round(performance.now() - started)} ms; ${resumed.length} resumed from the store\n`);
 
 // Turns: a steady rate, round robin over the sessions.
 let next = 0;
@@ -61,15 +73,17 @@ const driver = setInterval(() => {
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
 let lastAccepted = 0;
+let lastReported = 0;
 const status = setInterval(() => {
   const stats = runtime.stats();
   const perShard = stats.shards.map((shard) => `shard ${shard.shard}: ${shard.sessions}`).join(', ');
-  const eventsPerSec = stats.eventsAccepted - lastAccepted;
-  lastAccepted = stats.eventsAccepted;
   const line =
-    `sessions ${stats.sessions} (${perShard}) | stored ${stats.evicted} | events/s ${eventsPerSec} | mailboxed ${stats.mailboxed}` +
-    ` | refused ${refused} | crashed ${stats.crashed} | loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms`;
-  out(process.stdout.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+    `sessions ${stats.sessions} (${perShard}) | stored ${stats.evicted} | events/s ${stats.eventsAccepted - lastAccepted}` +
+    ` | turns/s ${turnsReported - lastReported} | ipc links ${ipc.connections()} | refused ${refused} | restarts ${stats.restarts}` +
+    ` | crashed ${stats.crashed} | loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms`;
+  lastAccepted = stats.eventsAccepted;
+  lastReported = turnsReported;
+  out(tty ? `\r${line}\x1b[K` : `${line}\n`);
   loopDelay.reset();
 }, 1_000);
 
@@ -82,7 +96,9 @@ async function stop(reason: string): Promise<void> {
   loopDelay.disable();
   out(`\n${reason}: shutting down ${runtime.stats().sessions} sessions …\n`);
   const shutdownStarted = performance.now();
+  await api.close();
   await runtime.shutdown();
+  await ipc.close();
   out(`shut down in ${Math.round(performance.now() - shutdownStarted)} ms\n`);
 }
 

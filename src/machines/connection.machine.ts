@@ -201,7 +201,10 @@ export const connectionMachine = setup({
   },
   actors: { socket: socketLogic },
   delays: {
-    backoff: ({ context }) => backoffDelay(context.attempt, context.backoff, context.random),
+    // `random` is not plain data: a snapshot persisted and restored (a restart, a reactivation,
+    // a resumed host) comes back without it.
+    backoff: ({ context }) =>
+      backoffDelay(context.attempt, context.backoff, typeof context.random === 'function' ? context.random : Math.random),
   },
   guards: {
     attemptsExhausted: ({ context }) => context.attempt > context.backoff.maxAttempts,
