@@ -1,58 +1,120 @@
-// The example host that `npm start` runs: it must serve, report, and exit by itself on Ctrl-C.
+// The example agent host that `npm start` runs: it serves, reports, answers its API, and exits by
+// itself on Ctrl-C with no subprocess left.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, processExists } from './helpers.js';
 
 const MAIN = new URL('../dist/examples/agent-host/main.js', import.meta.url).pathname;
 const storeDir = mkdtempSync(join(tmpdir(), 'actorhost-example-'));
 afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 
-function run(args: string[]): { output: () => string; exited: Promise<number | null>; kill(signal: NodeJS.Signals): void } {
-  const child = spawn(process.execPath, [MAIN, '--inspector-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[]) {
+  const child = spawn(process.execPath, [MAIN, '--inspector-port', '0', '--api-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
   void exited.then(() => clearTimeout(guard));
-  return { output: () => output, exited, kill: (signal) => child.kill(signal) };
+  return {
+    output: () => output,
+    exited,
+    kill: (signal: NodeJS.Signals) => child.kill(signal),
+    api: () => /api:\s+(\S+)\/sessions/.exec(output)?.[1],
+  };
+}
+
+async function json(response: Response): Promise<Record<string, unknown>> {
+  return (await response.json()) as Record<string, unknown>;
 }
 
 describe('example agent host', () => {
-  it('spawns its sessions on both workers, prints a status line a second, and exits after --duration', async () => {
-    const host = run(['--sessions', '200', '--rate', '200', '--duration', '2.5', '--store', join(storeDir, 'a')]);
+  it('spawns its sessions on both workers, prints its URLs and a status line a second, and exits after --duration', async () => {
+    const host = run(['--sessions', '40', '--rate', '80', '--duration', '2.5', '--store', join(storeDir, 'a')]);
     expect(await host.exited).toBe(0);
     const output = host.output();
-    expect(output).toContain('spawned 200 sessions');
     expect(output).toMatch(/inspector: http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+/);
-    expect(output).toContain('0 resumed from the store');
-    const lines = output.split('\n').filter((line) => line.startsWith('sessions 200'));
+    expect(output).toMatch(/api:\s+http:\/\/127\.0\.0\.1:\d+\/sessions/);
+    expect(output).toContain('spawned 40 sessions');
+    const lines = output.split('\n').filter((line) => line.startsWith('sessions 40'));
     expect(lines.length).toBeGreaterThanOrEqual(2);
-    expect(lines[0]).toMatch(/shard 0: 100, shard 1: 100/);
-    expect(lines.at(-1)).toMatch(/events\/s [1-9]\d*/);
+    expect(lines[0]).toMatch(/shard 0: 20, shard 1: 20/);
+    // Turns ran through the model subprocesses and were reported back over the IPC links.
+    expect(lines.at(-1)).toMatch(/turns\/s [1-9]\d* \| ipc links 40/);
     expect(output).toMatch(/shut down in \d+ ms/);
   });
 
-  it('shuts down cleanly and exits by itself on Ctrl-C (SIGINT)', async () => {
-    const host = run(['--sessions', '100', '--store', join(storeDir, 'b')]);
-    while (!host.output().includes('sessions 100')) await new Promise((resolve) => setTimeout(resolve, 50));
+  it('serves its HTTP API: create, message, read, stream, delete; bad requests get a 4xx with a JSON error', async () => {
+    const host = run(['--sessions', '4', '--rate', '0', '--store', join(storeDir, 'api')]);
+    await eventually(() => host.api() !== undefined && host.output().includes('spawned'), 20_000);
+    const api = `${host.api()}/sessions`;
+    try {
+      expect((await fetch(api, { method: 'POST', body: JSON.stringify({ id: 'mine' }) })).status).toBe(201);
+      const streamed: Array<{ value: unknown }> = [];
+      const stream = new WebSocket(`${api.replace('http', 'ws')}/mine/stream`);
+      stream.on('message', (data) => streamed.push(JSON.parse(String(data)) as { value: unknown }));
+      await new Promise((resolve) => stream.once('open', resolve));
+      expect((await fetch(`${api}/mine/messages`, { method: 'POST', body: JSON.stringify({ text: 'hello' }) })).status).toBe(202);
+      await eventually(async () => ((await json(await fetch(`${api}/mine`))).context as { turns: number }).turns === 1);
+      const state = await json(await fetch(`${api}/mine`));
+      expect(state.context).toMatchObject({ turns: 1, lastMessage: 'hello', streamed: 8 });
+      expect(streamed.length).toBeGreaterThan(2);
+      const pid = (state.info as { pids: number[] }).pids[0]!;
+      expect(processExists(pid)).toBe(true);
+
+      const bad: Array<[string, RequestInit, number, string]> = [
+        [api, { method: 'POST', body: '{not json' }, 400, 'ERR_BAD_JSON'],
+        [api, { method: 'POST', body: JSON.stringify({ id: 'mine' }) }, 409, 'ERR_DUPLICATE_SESSION'],
+        [api, { method: 'POST', body: JSON.stringify({ pool: 'nope' }) }, 400, 'ERR_INVALID_OPTION'],
+        [`${api}/ghost`, { method: 'GET' }, 404, 'ERR_UNKNOWN_SESSION'],
+        [`${api}/mine/messages`, { method: 'POST', body: JSON.stringify({ words: 'x' }) }, 400, 'ERR_BAD_REQUEST'],
+        [`${api}/mine/messages`, { method: 'POST', body: 'x'.repeat(70_000) }, 413, 'ERR_BODY_TOO_LARGE'],
+        [`${host.api()}/elsewhere`, { method: 'GET' }, 404, 'ERR_NOT_FOUND'],
+        [`${api}/mine`, { method: 'PUT' }, 405, 'ERR_METHOD'],
+      ];
+      for (const [url, init, status, code] of bad) {
+        const response = await fetch(url, init);
+        expect([url, init.method, response.status]).toEqual([url, init.method, status]);
+        expect(((await json(response)).error as { code: string }).code).toBe(code);
+      }
+
+      expect((await fetch(`${api}/mine`, { method: 'DELETE' })).status).toBe(204);
+      expect(processExists(pid)).toBe(false);
+      expect((await fetch(`${api}/mine`)).status).toBe(404);
+      stream.close();
+    } finally {
+      host.kill('SIGINT');
+      expect(await host.exited).toBe(0);
+    }
+  });
+
+  it('shuts down cleanly on Ctrl-C (SIGINT): exits by itself, no subprocess left', async () => {
+    const host = run(['--sessions', '20', '--store', join(storeDir, 'b')]);
+    await eventually(() => host.output().includes('sessions 20'), 20_000);
+    const sessions = (await json(await fetch(`${host.api()}/sessions/conv-0`))).info as { pids: number[] };
+    const list = (await (await fetch(`${host.api()}/sessions`)).json()) as Array<{ pids: number[] }>;
+    const pids = list.flatMap((session) => session.pids);
+    expect(pids.length).toBe(20);
+    expect(sessions.pids.length).toBe(1);
     host.kill('SIGINT');
     expect(await host.exited).toBe(0);
-    expect(host.output()).toMatch(/Ctrl-C: shutting down 100 sessions/);
-    expect(host.output()).toMatch(/shut down in \d+ ms/);
+    expect(host.output()).toMatch(/Ctrl-C: shutting down 20 sessions/);
+    expect(pids.filter(processExists)).toEqual([]);
   });
 
   it('resumes the sessions of its previous run from the embedded store', async () => {
     const store = join(storeDir, 'c');
-    const first = run(['--sessions', '50', '--rate', '100', '--duration', '1.5', '--store', store]);
+    const first = run(['--sessions', '20', '--rate', '40', '--duration', '1.5', '--store', store]);
     expect(await first.exited).toBe(0);
-    const second = run(['--sessions', '50', '--rate', '100', '--duration', '1.5', '--store', store]);
+    const second = run(['--sessions', '20', '--rate', '40', '--duration', '2.5', '--store', store]);
     expect(await second.exited).toBe(0);
     expect(second.output()).toContain('spawned 0 sessions');
-    expect(second.output()).toContain('50 resumed from the store');
-    // Turns reach the resumed sessions: they are reactivated, none refused.
-    expect(second.output()).toMatch(/sessions [1-9]\d* .*refused 0/);
+    expect(second.output()).toContain('20 resumed from the store');
+    // Resumed sessions were handed this host's link: every one reconnected, none restarted.
+    expect(second.output()).toMatch(/ipc links 20 \| refused 0 \| restarts 0/);
   });
 });
