@@ -1,28 +1,31 @@
-// `npm run bench`: runs every scenario beside its baselines in one process, prints a table with
-// ratios and targets, and writes bench/results/<timestamp>.json.
+// `npm run bench`: every scenario, each beside its baselines in the same run; prints the tables,
+// writes bench/results/<timestamp>.json, latest.json, latest.md and latest.html (charts, offline).
 //
-//   npm run bench -- --sessions 10000 --events 1000000 --workers 2 [--only core|supervision|ipc|inspection]
-import { mkdirSync, writeFileSync } from 'node:fs';
+//   npm run bench                                   # everything (a few minutes)
+//   npm run bench -- --only core,cpu                # some scenarios: core cpu storm supervision ipc inspection
+//   npm run bench -- --sizes 10000 --events 1000000 # core at one size
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { logHistogram, lineChart, markdown, writeReport, type Table } from './report.js';
+import { actorhostSubject, inProcessSubject, measure, rawWorkersSubject, type CoreConfig, type CoreResult } from './scenarios/core.js';
 import { inspectionCost, inspectorPageCost } from './scenarios/inspection.js';
 import { ipcThroughput } from './scenarios/ipc.js';
+import { cpuHeavy, crashStorm } from './scenarios/storm.js';
 import { evictionChurn, journalCost, lruTouchCost, recoveryTime } from './scenarios/supervision.js';
-import {
-  actorhostSubject,
-  inProcessSubject,
-  measure,
-  rawWorkersSubject,
-  type CoreConfig,
-  type CoreResult,
-} from './scenarios/core.js';
 
 const { values } = parseArgs({
   options: {
-    sessions: { type: 'string', default: '10000' },
+    only: { type: 'string' },
+    sizes: { type: 'string', default: '1000,10000,100000' },
+    sessions: { type: 'string' },
     events: { type: 'string', default: '1000000' },
     workers: { type: 'string', default: '2' },
     samples: { type: 'string', default: '500' },
-    only: { type: 'string' },
+    'heavy-sessions': { type: 'string', default: '2000' },
+    'heavy-events': { type: 'string', default: '20000' },
+    'storm-sessions': { type: 'string', default: '2000' },
+    'storm-events': { type: 'string', default: '40000' },
+    'storm-kills': { type: 'string', default: '5' },
     'recovery-sessions': { type: 'string', default: '1000,10000' },
     'churn-capacity': { type: 'string', default: '1000' },
     'churn-accesses': { type: 'string', default: '50000' },
@@ -35,17 +38,29 @@ const { values } = parseArgs({
   },
 });
 
-const config: CoreConfig = {
-  sessions: Number(values.sessions),
-  events: Number(values.events),
-  workers: Number(values.workers),
-  chunk: 2_000,
-  latencySamples: Number(values.samples),
-  warmupEvents: 200_000,
-};
+const ALL = ['core', 'cpu', 'storm', 'supervision', 'ipc', 'inspection'] as const;
+type Scenario = (typeof ALL)[number];
+const chosen = (values.only?.split(',') ?? [...ALL]) as Scenario[];
+const workers = Number(values.workers);
+const tables: Table[] = [];
+const charts: string[] = [];
+const data: Record<string, unknown> = { node: process.version, workers };
+const started = performance.now();
 
-if (!(globalThis as { gc?: unknown }).gc) {
-  process.stderr.write('note: run with node --expose-gc (npm run bench does) for exact memory figures\n');
+if (!(globalThis as { gc?: unknown }).gc) process.stderr.write('note: run with node --expose-gc (npm run bench does) for exact memory figures\n');
+
+/** One line per phase on stderr, with a bar and the time so far: the run's progress. */
+let step = 0;
+const steps = chosen.reduce((sum, name) => sum + (name === 'core' ? sizes().length * 3 : 1), 0);
+function progress(label: string): void {
+  step++;
+  const width = 24;
+  const done = Math.round((width * (step - 1)) / steps);
+  process.stderr.write(`[${'#'.repeat(done).padEnd(width, '.')}] ${step}/${steps} ${label} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+}
+
+function sizes(): number[] {
+  return (values.sessions ?? values.sizes).split(',').map(Number);
 }
 
 function format(value: number): string {
@@ -56,216 +71,182 @@ function ratio(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}×` : '—';
 }
 
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+function show(table: Table): void {
+  tables.push(table);
+  process.stdout.write(`\n${markdown(table)}\n`);
 }
 
-async function runCore() {
-  log(`core scenario: ${config.sessions} sessions, ${config.events} events, ${config.workers} workers`);
-  log('  [1/3] actorhost …');
-  const actorhost = await measure(await actorhostSubject(config.workers), config);
-  log('  [2/3] in-process XState on the main thread …');
-  const inProcess = await measure(await inProcessSubject(), config);
-  log('  [3/3] raw worker_threads with batched postMessage …');
-  const rawWorkers = await measure(await rawWorkersSubject(config.workers), config);
+type Numeric = { [K in keyof CoreResult]: CoreResult[K] extends number ? K : never }[keyof CoreResult];
 
-  interface Row {
-    metric: string;
-    key: keyof CoreResult;
-    unit: string;
-    higherIsBetter: boolean;
-    target?: { text: string; met: (value: CoreResult) => boolean };
+async function runCore(): Promise<void> {
+  const results: Record<number, Record<string, CoreResult>> = {};
+  for (const sessions of sizes()) {
+    const config: CoreConfig = { sessions, events: Number(values.events), workers, chunk: 2_000, latencySamples: Number(values.samples), warmupEvents: 200_000 };
+    progress(`core, ${sessions} sessions: actorhost`);
+    const actorhost = await measure(await actorhostSubject(workers), config);
+    progress(`core, ${sessions} sessions: in-process XState`);
+    const inProcess = await measure(await inProcessSubject(), config);
+    progress(`core, ${sessions} sessions: raw worker_threads`);
+    const rawWorkers = await measure(await rawWorkersSubject(workers), config);
+    results[sessions] = { actorhost, inProcess, rawWorkers };
+    const rows: Array<{ metric: string; key: Numeric; unit: string; target?: [string, (r: CoreResult) => boolean] }> = [
+      { metric: 'trivial events/s', key: 'eventsPerSec', unit: '/s', target: ['≥ 1.5× (a), ≥ 0.8× (b)', (r) => r.eventsPerSec >= 1.5 * inProcess.eventsPerSec && r.eventsPerSec >= 0.8 * rawWorkers.eventsPerSec] },
+      { metric: 'send→snapshot p50 at 10% load', key: 'latencyP50Us', unit: 'µs', target: ['≤ 100 µs', (r) => r.latencyP50Us <= 100] },
+      { metric: 'send→snapshot p99 at 10% load', key: 'latencyP99Us', unit: 'µs' },
+      { metric: 'host event-loop delay p99 at peak', key: 'loopDelayP99Ms', unit: 'ms', target: ['≤ 10 ms', (r) => r.loopDelayP99Ms <= 10] },
+      { metric: 'memory per idle session (host + workers)', key: 'bytesPerIdleSession', unit: 'B', target: ['≤ 6 KB', (r) => r.bytesPerIdleSession <= 6 * 1024] },
+      { metric: 'spawn rate, cold (fresh threads)', key: 'coldSpawnPerSec', unit: '/s' },
+      { metric: 'spawn rate, warm (spawn storm)', key: 'spawnPerSec', unit: '/s', target: ['≥ 50,000/s', (r) => r.spawnPerSec >= 50_000] },
+    ];
+    show({
+      title: `Core — ${sessions.toLocaleString('en-US')} sessions, ${config.events.toLocaleString('en-US')} trivial events, ${workers} workers`,
+      header: ['metric', 'actorhost', '(a) in-process', '(b) raw workers', 'vs (a)', 'vs (b)', 'target', 'met'],
+      rows: rows.map((row) => [
+        row.metric,
+        `${format(actorhost[row.key])} ${row.unit}`,
+        `${format(inProcess[row.key])} ${row.unit}`,
+        `${format(rawWorkers[row.key])} ${row.unit}`,
+        ratio(actorhost[row.key], inProcess[row.key]),
+        ratio(actorhost[row.key], rawWorkers[row.key]),
+        row.target?.[0] ?? '',
+        row.target ? (row.target[1](actorhost) ? 'yes' : 'NO') : '',
+      ]),
+      note: `Latency under 10% of each subject's peak: actorhost ${format(actorhost.latencyLoadEventsPerSec)}/s, (a) ${format(inProcess.latencyLoadEventsPerSec)}/s, (b) ${format(rawWorkers.latencyLoadEventsPerSec)}/s.`,
+    });
+    const subjects = { actorhost, '(a) in-process': inProcess, '(b) raw workers': rawWorkers };
+    charts.push(
+      logHistogram(`send→snapshot latency at 10% load, ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, values: r.latencySamplesUs })), 'µs'),
+      lineChart(`throughput over time, ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, points: r.series.map((p) => [p.ms / 1000, p.eventsPerSec] as [number, number]) })), 'seconds', 'events/s'),
+      lineChart(`host event-loop delay (max per 100 ms), ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, points: r.series.map((p) => [p.ms / 1000, p.loopDelayMaxMs] as [number, number]) })), 'seconds', 'ms'),
+    );
   }
-
-  const rows: Row[] = [
-    {
-      metric: 'trivial events/s',
-      key: 'eventsPerSec',
-      unit: '/s',
-      higherIsBetter: true,
-      target: {
-        text: '≥ 1.5× (a), ≥ 0.8× (b)',
-        met: (r) => r.eventsPerSec >= 1.5 * inProcess.eventsPerSec && r.eventsPerSec >= 0.8 * rawWorkers.eventsPerSec,
-      },
-    },
-    {
-      metric: 'send→snapshot p50 at 10% load',
-      key: 'latencyP50Us',
-      unit: 'µs',
-      higherIsBetter: false,
-      target: { text: '≤ 100 µs', met: (r) => r.latencyP50Us <= 100 },
-    },
-    { metric: 'send→snapshot p99 at 10% load', key: 'latencyP99Us', unit: 'µs', higherIsBetter: false },
-    {
-      metric: 'host event-loop delay p99 at peak',
-      key: 'loopDelayP99Ms',
-      unit: 'ms',
-      higherIsBetter: false,
-      target: { text: '≤ 10 ms', met: (r) => r.loopDelayP99Ms <= 10 },
-    },
-    {
-      metric: 'memory per idle session (host + workers)',
-      key: 'bytesPerIdleSession',
-      unit: 'B',
-      higherIsBetter: false,
-      target: { text: '≤ 6 KB', met: (r) => r.bytesPerIdleSession <= 6 * 1024 },
-    },
-    { metric: 'spawn rate, cold (fresh threads)', key: 'coldSpawnPerSec', unit: '/s', higherIsBetter: true },
-    {
-      metric: 'spawn rate, warm',
-      key: 'spawnPerSec',
-      unit: '/s',
-      higherIsBetter: true,
-      target: { text: '≥ 50,000/s', met: (r) => r.spawnPerSec >= 50_000 },
-    },
-  ];
-
-
-  const header = ['metric', 'actorhost', '(a) in-process', '(b) raw workers', 'vs (a)', 'vs (b)', 'target', 'met'];
-  const table = rows.map((row) => [
-    row.metric,
-    `${format(actorhost[row.key])} ${row.unit}`,
-    `${format(inProcess[row.key])} ${row.unit}`,
-    `${format(rawWorkers[row.key])} ${row.unit}`,
-    ratio(actorhost[row.key], inProcess[row.key]),
-    ratio(actorhost[row.key], rawWorkers[row.key]),
-    row.target?.text ?? '',
-    row.target ? (row.target.met(actorhost) ? 'yes' : 'NO') : '',
-  ]);
-  const markdown = toMarkdown(header, table);
-
-  process.stdout.write(
-    `\nactorhost core benchmark — ${config.sessions} sessions, ${config.events} events, ${config.workers} workers, ` +
-      `node ${process.version}\n` +
-      `latency measured under 10% of each subject's peak: actorhost ${format(actorhost.latencyLoadEventsPerSec)}/s, ` +
-      `(a) ${format(inProcess.latencyLoadEventsPerSec)}/s, (b) ${format(rawWorkers.latencyLoadEventsPerSec)}/s\n\n` +
-      `${markdown}\n`,
+  // The per-sample arrays stay out of the JSON: the charts have them.
+  data.core = Object.fromEntries(
+    Object.entries(results).map(([size, bySubject]) => [size, Object.fromEntries(Object.entries(bySubject).map(([name, r]) => [name, { ...r, latencySamplesUs: undefined, series: undefined }]))]),
   );
-  return { config, results: { actorhost, inProcess, rawWorkers }, targets: Object.fromEntries(rows.filter((row) => row.target).map((row) => [row.key, row.target!.met(actorhost)])) };
 }
 
-async function runSupervision() {
-  log('supervision scenarios: recovery, eviction churn, LRU bookkeeping, journal cost');
+async function runCpu(): Promise<void> {
+  progress('CPU-heavy events (~100 µs each)');
+  const sessions = Number(values['heavy-sessions']);
+  const events = Number(values['heavy-events']);
+  const result = await cpuHeavy(sessions, events, workers);
+  data.cpu = result;
+  show({
+    title: `CPU-heavy events — ${sessions.toLocaleString('en-US')} sessions, ${events.toLocaleString('en-US')} events of ~100 µs`,
+    header: ['metric', 'actorhost', '(a) in-process', 'ratio', 'target', 'met'],
+    rows: [['events/s', `${format(result.actorhost)} /s`, `${format(result.inProcess)} /s`, ratio(result.actorhost, result.inProcess), '≥ 1.7× (a)', result.actorhost >= 1.7 * result.inProcess ? 'yes' : 'NO']],
+  });
+}
+
+async function runStorm(): Promise<void> {
+  progress('crash storm (workers killed under load)');
+  const result = await crashStorm(Number(values['storm-sessions']), Number(values['storm-events']), Number(values['storm-kills']));
+  data.storm = result;
+  const sorted = [...result.recoveriesMs].sort((a, b) => a - b);
+  show({
+    title: `Crash storm — ${Number(values['storm-sessions']).toLocaleString('en-US')} sessions on ${workers} workers, ${result.recoveriesMs.length} worker deaths under load`,
+    header: ['metric', 'actorhost', 'target', 'met'],
+    rows: [
+      ['recovery time (death → all restored), median / max', `${format(sorted[Math.floor(sorted.length / 2)] ?? 0)} ms / ${format(sorted.at(-1) ?? 0)} ms`, '', ''],
+      ['events accepted / counted in the sessions', `${result.accepted.toLocaleString('en-US')} / ${result.counted.toLocaleString('en-US')}`, '', ''],
+      ['accepted events lost', String(result.lost), '0', result.lost === 0 ? 'yes' : 'NO'],
+    ],
+  });
+}
+
+async function runSupervision(): Promise<void> {
+  progress('supervision: recovery, eviction churn, LRU bookkeeping, journal cost');
   const recovery = [];
-  for (const sessions of values['recovery-sessions'].split(',').map(Number)) {
-    log(`  recovery with ${sessions} sessions on a shard …`);
-    recovery.push(await recoveryTime(sessions));
-  }
-  log('  eviction churn (zipfian over 10× capacity) …');
+  for (const sessions of values['recovery-sessions'].split(',').map(Number)) recovery.push(await recoveryTime(sessions));
   const churn = await evictionChurn(Number(values['churn-capacity']), Number(values['churn-accesses']));
   const lruSessions = Number(values['lru-sessions']);
-  log(`  LRU touch cost at ${lruSessions} sessions …`);
   const lru = lruTouchCost(lruSessions, 1_000_000);
-  log("  journal cost: 'journal' vs 'none' on LMDB …");
   const journalEvents = Number(values['journal-events']);
   const none = await journalCost('none', 2_000, journalEvents);
   const journal = await journalCost('journal', 2_000, journalEvents);
-
-  const lines: string[][] = [
-    ...recovery.map((r) => [
-      `recovery, ${r.sessions.toLocaleString('en-US')} sessions on the shard`,
-      `${format(r.ms)} ms (${format(r.msPer1000)} ms per 1,000)`,
-      '',
-      '',
-      '≤ 150 ms per 1,000',
-      r.msPer1000 <= 150 ? 'yes' : 'NO',
-    ]),
-    [
-      `eviction churn, zipf s=1 over ${churn.keys.toLocaleString('en-US')} ids, capacity ${churn.capacity.toLocaleString('en-US')}`,
-      `${format(churn.evictionsPerSec)} evictions/s, hit ratio ${(churn.hitRatio * 100).toFixed(1)}%, ${churn.refused} refused`,
-      '',
-      '',
-      '',
-      '',
+  data.supervision = { recovery, churn, lru, journal: { journalEventsPerSec: journal, noneEventsPerSec: none } };
+  show({
+    title: 'Supervision',
+    header: ['metric', 'actorhost', 'baseline', 'ratio', 'target', 'met'],
+    rows: [
+      ...recovery.map((r) => [
+        `recovery, ${r.sessions.toLocaleString('en-US')} sessions on the shard`,
+        `${format(r.ms)} ms (${format(r.msPer1000)} ms per 1,000)`,
+        '',
+        '',
+        '≤ 150 ms per 1,000',
+        r.msPer1000 <= 150 ? 'yes' : 'NO',
+      ]),
+      [
+        `eviction churn, zipf s=1 over ${churn.keys.toLocaleString('en-US')} ids, capacity ${churn.capacity.toLocaleString('en-US')}`,
+        `${format(churn.evictionsPerSec)} evictions/s, hit ratio ${(churn.hitRatio * 100).toFixed(1)}%, ${churn.refused} refused`,
+        '',
+        '',
+        '',
+        '',
+      ],
+      [`LRU bookkeeping per event, ${lruSessions.toLocaleString('en-US')} sessions`, `${format(lru.listNs)} ns (intrusive list)`, `${format(lru.mapNs)} ns (Map re-insert)`, ratio(lru.listNs, lru.mapNs), '≤ 1 µs', lru.listNs <= 1_000 ? 'yes' : 'NO'],
+      ["events/s, 'journal' vs 'none' (LMDB)", `${format(journal)} /s`, `${format(none)} /s`, ratio(journal, none), '≥ 0.5×', journal >= 0.5 * none ? 'yes' : 'NO'],
     ],
-    [
-      `LRU bookkeeping per event, ${lruSessions.toLocaleString('en-US')} sessions`,
-      `${format(lru.listNs)} ns (intrusive list)`,
-      `${format(lru.mapNs)} ns (Map re-insert)`,
-      ratio(lru.listNs, lru.mapNs),
-      '≤ 1 µs',
-      lru.listNs <= 1_000 ? 'yes' : 'NO',
-    ],
-    [
-      "events/s, 'journal' vs 'none' (LMDB)",
-      `${format(journal)} /s`,
-      `${format(none)} /s`,
-      ratio(journal, none),
-      '≥ 0.5×',
-      journal >= 0.5 * none ? 'yes' : 'NO',
-    ],
-  ];
-  const header = ['metric', 'actorhost', 'baseline', 'ratio', 'target', 'met'];
-  process.stdout.write(`\nactorhost supervision benchmark\n\n${toMarkdown(header, lines)}\n`);
-  return {
-    recovery,
-    churn,
-    lru,
-    journal: { journalEventsPerSec: journal, noneEventsPerSec: none },
-    targets: {
-      recoveryMsPer1000: recovery.every((r) => r.msPer1000 <= 150),
-      lruTouchNs: lru.listNs <= 1_000,
-      journalRatio: journal >= 0.5 * none,
-    },
-  };
+  });
 }
 
-function toMarkdown(header: string[], lines: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...lines.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
-}
-
-async function runIpc() {
-  log('IPC scenario: JSON-RPC over one authenticated Unix-socket connection, beside a raw net echo');
+async function runIpc(): Promise<void> {
+  progress('IPC: JSON-RPC over one connection beside a raw net echo');
   const requests = Number(values['ipc-requests']);
   const { actorhost, rawEcho } = await ipcThroughput(requests);
-  const header = ['metric', 'actorhost', 'raw net echo', 'ratio', 'target', 'met'];
-  const lines = [
-    [
-      'requests/s, pipelined (256 in flight)',
-      `${format(actorhost.requestsPerSec)} /s`,
-      `${format(rawEcho.requestsPerSec)} /s`,
-      ratio(actorhost.requestsPerSec, rawEcho.requestsPerSec),
-      '≥ 50,000/s and ≥ 0.5× echo',
-      actorhost.requestsPerSec >= 50_000 && actorhost.requestsPerSec >= 0.5 * rawEcho.requestsPerSec ? 'yes' : 'NO',
+  data.ipc = { actorhost, rawEcho };
+  show({
+    title: `IPC — ${requests.toLocaleString('en-US')} requests over one authenticated Unix-socket connection`,
+    header: ['metric', 'actorhost', 'raw net echo', 'ratio', 'target', 'met'],
+    rows: [
+      [
+        'requests/s, pipelined (256 in flight)',
+        `${format(actorhost.requestsPerSec)} /s`,
+        `${format(rawEcho.requestsPerSec)} /s`,
+        ratio(actorhost.requestsPerSec, rawEcho.requestsPerSec),
+        '≥ 50,000/s and ≥ 0.5× echo',
+        actorhost.requestsPerSec >= 50_000 && actorhost.requestsPerSec >= 0.5 * rawEcho.requestsPerSec ? 'yes' : 'NO',
+      ],
+      ['round trip p50', `${format(actorhost.rttP50Us)} µs`, `${format(rawEcho.rttP50Us)} µs`, ratio(actorhost.rttP50Us, rawEcho.rttP50Us), '≤ 100 µs', actorhost.rttP50Us <= 100 ? 'yes' : 'NO'],
+      ['round trip p99', `${format(actorhost.rttP99Us)} µs`, `${format(rawEcho.rttP99Us)} µs`, ratio(actorhost.rttP99Us, rawEcho.rttP99Us), '', ''],
     ],
-    ['round trip p50', `${format(actorhost.rttP50Us)} µs`, `${format(rawEcho.rttP50Us)} µs`, ratio(actorhost.rttP50Us, rawEcho.rttP50Us), '≤ 100 µs', actorhost.rttP50Us <= 100 ? 'yes' : 'NO'],
-    ['round trip p99', `${format(actorhost.rttP99Us)} µs`, `${format(rawEcho.rttP99Us)} µs`, ratio(actorhost.rttP99Us, rawEcho.rttP99Us), '', ''],
-  ];
-  process.stdout.write(`\nactorhost IPC benchmark — ${requests.toLocaleString('en-US')} requests\n\n${toMarkdown(header, lines)}\n`);
-  return {
-    actorhost,
-    rawEcho,
-    targets: {
-      requestsPerSec: actorhost.requestsPerSec >= 50_000 && actorhost.requestsPerSec >= 0.5 * rawEcho.requestsPerSec,
-      rttP50Us: actorhost.rttP50Us <= 100,
-    },
-  };
+  });
 }
 
-async function runInspection() {
-  log('inspection scenario: events/s with inspection off and on; the inspector page at scale');
+async function runInspection(): Promise<void> {
+  progress('inspection: off and on, the inspector page at scale');
   const events = Number(values['inspect-events']);
   const cost = await inspectionCost(2_000, events);
   const page = await inspectorPageCost(Number(values['page-sessions']));
+  data.inspection = { ...cost, page };
   const off = (cost.offA + cost.offB) / 2;
-  const header = ['metric', 'actorhost', 'baseline', 'ratio', 'target', 'met'];
-  const lines = [
-    ['events/s, inspection off (two runs)', `${format(cost.offA)} /s, ${format(cost.offB)} /s`, '', ratio(cost.offB, cost.offA), 'off costs nothing', ''],
-    ['events/s, inspection on (every event observed)', `${format(cost.on)} /s`, `${format(off)} /s (off)`, ratio(cost.on, off), '', ''],
-    [`inspector page request, ${page.sessions.toLocaleString('en-US')} sessions`, `${format(page.pageMs)} ms`, '', '', '', ''],
-  ];
-  process.stdout.write(`\nactorhost inspection benchmark — 2,000 sessions, ${events.toLocaleString('en-US')} events\n\n${toMarkdown(header, lines)}\n`);
-  return { ...cost, page };
+  show({
+    title: `Inspection — 2,000 sessions, ${events.toLocaleString('en-US')} events`,
+    header: ['metric', 'actorhost', 'baseline', 'ratio', 'target', 'met'],
+    rows: [
+      ['events/s, inspection off (two runs)', `${format(cost.offA)} /s, ${format(cost.offB)} /s`, '', ratio(cost.offB, cost.offA), 'off costs nothing', ''],
+      ['events/s, inspection on (every event observed)', `${format(cost.on)} /s`, `${format(off)} /s (off)`, ratio(cost.on, off), '', ''],
+      [`inspector page request, ${page.sessions.toLocaleString('en-US')} sessions`, `${format(page.pageMs)} ms`, '', '', '', ''],
+    ],
+  });
 }
 
-const report: Record<string, unknown> = { at: new Date().toISOString(), node: process.version };
-if (values.only === undefined || values.only === 'core') report.core = await runCore();
-if (values.only === undefined || values.only === 'supervision') report.supervision = await runSupervision();
-if (values.only === undefined || values.only === 'ipc') report.ipc = await runIpc();
-if (values.only === undefined || values.only === 'inspection') report.inspection = await runInspection();
+const run: Record<Scenario, () => Promise<void>> = {
+  core: runCore,
+  cpu: runCpu,
+  storm: runStorm,
+  supervision: runSupervision,
+  ipc: runIpc,
+  inspection: runInspection,
+};
+for (const name of chosen) {
+  if (!run[name]) throw new Error(`unknown scenario "${name}"; known: ${ALL.join(', ')}`);
+  await run[name]();
+}
 
 mkdirSync(values.out, { recursive: true });
-const file = `${values.out}${new Date().toISOString().replaceAll(':', '-')}.json`;
-writeFileSync(file, JSON.stringify(report, null, 2));
-writeFileSync(`${values.out}latest.json`, JSON.stringify(report, null, 2));
-process.stdout.write(`\nwritten: ${file}\n`);
+const stamp = new Date().toISOString();
+const files = writeReport(values.out, stamp, { at: stamp, ...data }, tables, charts);
+process.stdout.write(`\nwritten: ${files.join(', ')}\n`);

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../../src/index.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectGarbage, drive, driveAtRate, percentile, until, withLoopDelay } from '../measure.js';
 
 export interface CoreConfig {
@@ -28,6 +29,9 @@ export interface CoreResult {
   latencyP99Us: number;
   /** The background load the latency was measured under (10% of this subject's peak). */
   latencyLoadEventsPerSec: number;
+  /** For the report's charts: every latency sample (µs), and 100 ms samples of the throughput phase. */
+  latencySamplesUs: number[];
+  series: Array<{ ms: number; eventsPerSec: number; loopDelayMaxMs: number }>;
 }
 
 /** What each subject must offer the measuring code. */
@@ -38,6 +42,8 @@ interface Subject {
   memory(): Promise<number>;
   send(index: number): void;
   settled(): boolean;
+  /** Events processed so far (for the throughput-over-time chart). */
+  processed(): number;
   /** Subscribes to session `index`; `onChange` runs on each of its snapshots. */
   watch(index: number, onChange: () => void): void;
   close(): Promise<void>;
@@ -65,10 +71,22 @@ export async function measure(subject: Subject, config: CoreConfig): Promise<Cor
   const after = await subject.memory();
 
   const throughputStarted = performance.now();
+  const series: CoreResult['series'] = [];
+  const window = monitorEventLoopDelay({ resolution: 1 });
+  window.enable();
+  let lastProcessed = subject.processed();
+  const sampler = setInterval(() => {
+    const processed = subject.processed();
+    series.push({ ms: performance.now() - throughputStarted, eventsPerSec: (processed - lastProcessed) * 10, loopDelayMaxMs: window.max / 1e6 });
+    lastProcessed = processed;
+    window.reset();
+  }, 100);
   const { loopDelayP99Ms } = await withLoopDelay(async () => {
     await drive(config.events, config.chunk, (i) => subject.send(i % sessions));
     await until(() => subject.settled());
   });
+  clearInterval(sampler);
+  window.disable();
   const eventsPerSec = config.events / ((performance.now() - throughputStarted) / 1000);
 
   const latencyLoadEventsPerSec = Math.round(eventsPerSec / 10);
@@ -109,6 +127,8 @@ export async function measure(subject: Subject, config: CoreConfig): Promise<Cor
     latencyP50Us: percentile(samples, 50),
     latencyP99Us: percentile(samples, 99),
     latencyLoadEventsPerSec,
+    latencySamplesUs: samples,
+    series,
   };
 }
 
@@ -120,6 +140,8 @@ export async function actorhostSubject(workers: number): Promise<Subject> {
     logger: pino({ level: 'warn' }),
     store: 'memory',
     durability: 'none',
+    // Sending as fast as the host can, 1,000,000 events over 1,000 sessions: room for them all.
+    mailbox: { capacity: 100_000 },
   });
   let ids: string[] = [];
   let generation = 0;
@@ -137,6 +159,10 @@ export async function actorhostSubject(workers: number): Promise<Subject> {
     memory: async () => (await runtime.measureMemory({ collectGarbage: true })).total,
     send: (index) => void runtime.send(ids[index]!, INC),
     settled: () => runtime.stats().mailboxed === 0,
+    processed: () => {
+      const stats = runtime.stats();
+      return stats.eventsAccepted - stats.mailboxed;
+    },
     watch: (index, onChange) => void runtime.subscribe(ids[index]!, onChange),
     close: () => runtime.shutdown(),
   };
@@ -146,6 +172,7 @@ export async function actorhostSubject(workers: number): Promise<Subject> {
 export async function inProcessSubject(): Promise<Subject> {
   const machine = ((await import(MACHINE_URL.href)) as { default: AnyStateMachine }).default;
   let actors: AnyActorRef[] = [];
+  let sent = 0;
   const stopAll = async () => {
     for (const actor of actors) actor.stop();
     actors = [];
@@ -159,8 +186,12 @@ export async function inProcessSubject(): Promise<Subject> {
       collectGarbage();
       return process.memoryUsage().heapUsed;
     },
-    send: (index) => actors[index]!.send(INC),
+    send: (index) => {
+      actors[index]!.send(INC);
+      sent++;
+    },
     settled: () => true,
+    processed: () => sent,
     watch: (index, onChange) => void actors[index]!.subscribe(onChange),
     close: stopAll,
   };
@@ -173,11 +204,16 @@ export async function rawWorkersSubject(workers: number): Promise<Subject> {
   let spawned = 0;
   let unacked = 0;
   let flushScheduled = false;
+  let processed = 0;
+  const batchSizes: number[] = [];
   let watcher: (() => void) | undefined;
   const waiters = new Map<string, Array<(value: { heapUsed?: number }) => void>>();
   for (const thread of threads) {
     thread.on('message', (message: { kind: string; heapUsed?: number }) => {
-      if (message.kind === 'ack') unacked--;
+      if (message.kind === 'ack') {
+        unacked--;
+        processed += batchSizes.shift() ?? 0;
+      }
       else if (message.kind === 'snapshot') watcher?.();
       else waiters.get(message.kind)?.shift()?.(message);
     });
@@ -195,6 +231,7 @@ export async function rawWorkersSubject(workers: number): Promise<Subject> {
       threads[shard]!.postMessage({ kind: 'batch', items });
       batches[shard] = [];
       unacked++;
+      batchSizes.push(items.length / 2);
     });
   };
   return {
@@ -226,6 +263,7 @@ export async function rawWorkersSubject(workers: number): Promise<Subject> {
       }
     },
     settled: () => unacked === 0 && !flushScheduled,
+    processed: () => processed,
     watch(index, onChange) {
       watcher = onChange;
       threads[index % workers]!.postMessage({ kind: 'watch', index: Math.floor(index / workers) });

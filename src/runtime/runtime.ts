@@ -64,7 +64,7 @@ import { LmdbStore } from './lmdb-store.js';
 import { DEFAULT_POOL, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { InspectionRelay } from './inspection.js';
 import { Pool, chooseEvictions } from './pool.js';
-import { POISONED, SessionRecord, type SessionStatus } from './session-record.js';
+import { POISONED, SessionRecord, type MailboxTotals, type SessionStatus } from './session-record.js';
 import { Shard, type Mailbox } from './shard.js';
 import { MemoryStore, type SessionStore, type StoredSession } from './store.js';
 
@@ -234,6 +234,7 @@ export class Runtime {
   readonly #packr = createPackr();
   readonly #copier = new PlainCopier();
   readonly #inspection: InspectionRelay | undefined;
+  readonly #totals: MailboxTotals = { mailboxed: 0 };
   #nextKey = 1;
   #closed = false;
   #shutdown: Promise<void> | undefined;
@@ -417,7 +418,7 @@ export class Runtime {
     // other's load and cannot both take the id.
     const shard = this.#leastLoadedShard() ?? (await this.#anyRecoveredShard());
     if (this.#byId.has(id) || this.#passive.has(id)) throw new DuplicateSessionError(id);
-    const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now() });
+    const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now(), totals: this.#totals });
     this.#register(record);
     if (this.#snapshotting) this.#store.begin(id, { kind, pool, input });
     // A decision is due only when the pool is over capacity: no machine event per spawn otherwise.
@@ -731,8 +732,7 @@ export class Runtime {
   }
 
   stats(): RuntimeStats {
-    let mailboxed = 0;
-    for (const record of this.#byId.values()) mailboxed += record.inFlight;
+    const mailboxed = this.#totals.mailboxed;
     const evictedByPool = new Map<string, number>();
     for (const { pool } of this.#passive.values()) evictedByPool.set(pool, (evictedByPool.get(pool) ?? 0) + 1);
     const pools: RuntimeStats['pools'] = {};
@@ -996,7 +996,7 @@ export class Runtime {
 
   #recordFromStore(id: string, stored: StoredSession, shard: Shard): SessionRecord {
     const { kind, pool, input } = stored;
-    const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now() });
+    const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now(), totals: this.#totals });
     record.snapshot = stored.snapshot;
     record.snapshotSeq = stored.snapshotSeq;
     record.seq = stored.snapshotSeq;

@@ -16,6 +16,12 @@ export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 
 /** A journal slot whose event was dropped as poison. */
 export const POISONED = undefined;
 
+/** Totals kept by every record of one runtime, so `stats()` never walks the records. */
+export interface MailboxTotals {
+  /** Events accepted and not yet processed, over all sessions. */
+  mailboxed: number;
+}
+
 export class SessionRecord implements Mailbox, PoolMember {
   readonly id: string;
   /** Names this incarnation on the wire; a restart takes a new one, so stale events never reach it. */
@@ -54,7 +60,10 @@ export class SessionRecord implements Mailbox, PoolMember {
   /** Waiters for `processed` to reach a target; targets only grow, so the queue stays sorted. */
   #drainWaiters: Array<{ target: number; wake(): void }> | undefined;
 
-  constructor(init: { id: string; key: number; kind: string; pool: string; input: unknown; shard: Shard; now: number }) {
+  readonly #totals: MailboxTotals;
+
+  constructor(init: { id: string; key: number; kind: string; pool: string; input: unknown; shard: Shard; now: number; totals: MailboxTotals }) {
+    this.#totals = init.totals;
     this.id = init.id;
     this.key = init.key;
     this.kind = init.kind;
@@ -72,6 +81,7 @@ export class SessionRecord implements Mailbox, PoolMember {
   /** Records an accepted event in the journal; returns its seq. */
   journalEvent(event: unknown): number {
     this.accepted++;
+    this.#totals.mailboxed++;
     this.journal.push(event);
     return ++this.seq;
   }
@@ -104,7 +114,10 @@ export class SessionRecord implements Mailbox, PoolMember {
   }
 
   release(): void {
+    // An ended record took its events out of the totals when it ended.
+    if (this.ended) return;
     this.processed++;
+    this.#totals.mailboxed--;
     const waiters = this.#drainWaiters;
     if (waiters === undefined) return;
     while (waiters.length > 0 && waiters[0]!.target <= this.processed) waiters.shift()!.wake();
@@ -134,6 +147,9 @@ export class SessionRecord implements Mailbox, PoolMember {
 
   /** Leaves the registry: nothing waits on it any more. */
   end(cause?: Error): void {
+    // Its unprocessed events leave the totals now; their acks, if any still come, are not counted again.
+    this.#totals.mailboxed -= this.inFlight;
+    this.processed = this.accepted;
     this.ended = true;
     this.endCause = cause;
     this.pending = undefined;
