@@ -1,32 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createRuntime,
   eventually,
   fixture,
   manualClock,
   processExists,
-  silentLogger,
   type Runtime,
-  type RuntimeOptions,
+  useRuntime,
 } from './helpers.js';
 
-let runtime: Runtime | undefined;
-afterEach(async () => {
-  await runtime?.shutdown();
-  runtime = undefined;
+const start = useRuntime({
+  machines: { owner: fixture('child'), counter: fixture('counter') },
 });
-
-async function start(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  runtime = await createRuntime({
-    machines: { owner: fixture('child'), counter: fixture('counter') },
-    workers: 1,
-    logger: silentLogger,
-    store: 'memory',
-    ...options,
-  });
-  return runtime;
-}
 
 /** A killed grandchild is reparented to init, which reaps it: until then it is a zombie, not alive. */
 function running(pid: number): boolean {

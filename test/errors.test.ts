@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ActorhostError,
   DuplicateSessionError,
@@ -16,24 +16,12 @@ import {
   silentLogger,
   type Runtime,
   type RuntimeOptions,
+  useRuntime,
 } from './helpers.js';
 
-let runtime: Runtime | undefined;
-afterEach(async () => {
-  await runtime?.shutdown();
-  runtime = undefined;
+const start = useRuntime({
+  machines: { counter: fixture('counter'), faulty: fixture('faulty') },
 });
-
-async function start(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  runtime = await createRuntime({
-    machines: { counter: fixture('counter'), faulty: fixture('faulty') },
-    workers: 1,
-    logger: silentLogger,
-    store: 'memory',
-    ...options,
-  });
-  return runtime;
-}
 
 /** A neighbour session that must be untouched by someone else's bad input. */
 async function neighbourStillWorks(rt: Runtime, id: string, expected: number): Promise<void> {

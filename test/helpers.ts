@@ -2,6 +2,8 @@
 // because workers can only load compiled JavaScript on Node 20.
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { afterEach } from 'vitest';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../dist/src/index.js';
 
 export * from '../dist/src/index.js';
 
@@ -58,4 +60,21 @@ export async function eventually(condition: () => boolean | Promise<boolean>, ti
     if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/**
+ * A runtime per test, shut down after it: `const start = useRuntime({ machines })` in a describe
+ * (or file), then `const rt = await start({ ...overrides })` in a test. Defaults: 1 worker, the
+ * memory store, the test logger.
+ */
+export function useRuntime(defaults: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'machines'>): (options?: Partial<RuntimeOptions>) => Promise<Runtime> {
+  let current: Runtime | undefined;
+  afterEach(async () => {
+    await current?.shutdown();
+    current = undefined;
+  });
+  return async (options = {}) => {
+    current = await createRuntime({ workers: 1, logger: silentLogger, store: 'memory', ...defaults, ...options });
+    return current;
+  };
 }

@@ -1,17 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Pool, chooseEvictions } from '../dist/src/runtime/pool.js';
 import {
   DuplicateSessionError,
   PoolFullError,
   UnknownSessionError,
   captureLogger,
-  createRuntime,
   fixture,
   manualClock,
-  silentLogger,
   sleep,
   type Runtime,
-  type RuntimeOptions,
+  useRuntime,
 } from './helpers.js';
 
 interface Member {
@@ -65,22 +63,10 @@ describe('Pool and chooseEvictions (pure)', () => {
   });
 });
 
-let runtime: Runtime | undefined;
-afterEach(async () => {
-  await runtime?.shutdown();
-  runtime = undefined;
+const start = useRuntime({
+  machines: { counter: fixture('counter'), cleanup: fixture('cleanup') },
+  workers: 2,
 });
-
-async function start(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  runtime = await createRuntime({
-    machines: { counter: fixture('counter'), cleanup: fixture('cleanup') },
-    workers: 2,
-    logger: silentLogger,
-    store: 'memory',
-    ...options,
-  });
-  return runtime;
-}
 
 describe('eviction', () => {
   it('evicts the least recently used session of a full pool, reported before its shutdown begins', async () => {

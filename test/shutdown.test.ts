@@ -1,23 +1,11 @@
 import { execFile } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger, createRuntime, fixture, silentLogger, type Runtime, type RuntimeOptions } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { captureLogger, fixture, useRuntime } from './helpers.js';
 
-let runtime: Runtime | undefined;
-afterEach(async () => {
-  await runtime?.shutdown();
-  runtime = undefined;
+const start = useRuntime({
+  machines: { counter: fixture('counter'), cleanup: fixture('cleanup'), faulty: fixture('faulty') },
+  workers: 2,
 });
-
-async function start(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  runtime = await createRuntime({
-    machines: { counter: fixture('counter'), cleanup: fixture('cleanup'), faulty: fixture('faulty') },
-    workers: 2,
-    logger: silentLogger,
-    store: 'memory',
-    ...options,
-  });
-  return runtime;
-}
 
 describe('stop', () => {
   it('waits for an asynchronous shutdown to finish', async () => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addRestart } from '../dist/src/actors/restart-window.js';
 import {
   SessionCrashedError,
@@ -10,7 +10,7 @@ import {
   silentLogger,
   type Runtime,
   type RuntimeEvents,
-  type RuntimeOptions,
+  useRuntime,
 } from './helpers.js';
 
 describe('addRestart (pure)', () => {
@@ -32,23 +32,11 @@ describe('addRestart (pure)', () => {
   });
 });
 
-let runtime: Runtime | undefined;
-afterEach(async () => {
-  await runtime?.shutdown();
-  runtime = undefined;
+const start = useRuntime({
+  machines: { killer: fixture('killer') },
+  // One worker: the culprit and its neighbour share it.
+  workers: 1,
 });
-
-async function start(options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  runtime = await createRuntime({
-    machines: { killer: fixture('killer') },
-    // One worker: the culprit and its neighbour share it.
-    workers: 1,
-    logger: silentLogger,
-    store: 'memory',
-    ...options,
-  });
-  return runtime;
-}
 
 /** Records every runtime event of these kinds, in order. */
 function record(rt: Runtime, kinds: Array<keyof RuntimeEvents>) {
