@@ -1,6 +1,8 @@
 // Measuring helpers shared by the scenarios: percentiles, event-loop delay, the driving loop.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pino } from 'pino';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../src/index.js';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -61,4 +63,9 @@ export async function until(condition: () => boolean, timeoutMs = 120_000): Prom
 
 export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** A runtime as the scenarios measure it: silent, the memory store, no durability, unless told otherwise. */
+export function benchRuntime(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'machines'>): Promise<Runtime> {
+  return createRuntime({ logger: pino({ level: 'silent' }), store: 'memory', durability: 'none', ...options });
 }

@@ -1,22 +1,14 @@
 // Inspection scenario: event throughput with inspection off and on, and the inspector's page
 // request at a large session count.
-import { pino } from 'pino';
-import { createRuntime, type InspectOption } from '../../src/index.js';
+import type { InspectOption } from '../../src/index.js';
 import { INSPECTOR_API } from '../../src/runtime/runtime.js';
-import { drive, until } from '../measure.js';
+import { benchRuntime, drive, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);
 const INC = { type: 'INC' } as const;
 
 async function eventsPerSec(inspect: InspectOption | undefined, sessions: number, events: number): Promise<number> {
-  const runtime = await createRuntime({
-    machines: { counter: COUNTER },
-    workers: 2,
-    logger: pino({ level: 'silent' }),
-    store: 'memory',
-    durability: 'none',
-    ...(inspect ? { inspect } : {}),
-  });
+  const runtime = await benchRuntime({ machines: { counter: COUNTER }, workers: 2, ...(inspect ? { inspect } : {}) });
   try {
     const ids = Array.from({ length: sessions }, (_, i) => `s${i}`);
     await Promise.all(ids.map((id) => runtime.spawn('counter', { id })));
@@ -42,13 +34,7 @@ export async function inspectionCost(sessions: number, events: number): Promise<
 
 /** One inspector page request (50 rows, deep in the table) with `sessions` sessions. */
 export async function inspectorPageCost(sessions: number): Promise<{ sessions: number; pageMs: number }> {
-  const runtime = await createRuntime({
-    machines: { counter: COUNTER },
-    workers: 2,
-    logger: pino({ level: 'silent' }),
-    store: 'memory',
-    durability: 'none',
-  });
+  const runtime = await benchRuntime({ machines: { counter: COUNTER }, workers: 2 });
   try {
     for (let done = 0; done < sessions; done += 5_000) {
       await Promise.all(Array.from({ length: Math.min(5_000, sessions - done) }, (_, i) => runtime.spawn('counter', { id: `s${done + i}` })));

@@ -1,8 +1,7 @@
 // CPU-heavy events, and a crash storm: workers killed under load.
-import { pino } from 'pino';
 import { createActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
-import { MailboxFullError, createRuntime } from '../../src/index.js';
-import { drive, until } from '../measure.js';
+import { MailboxFullError } from '../../src/index.js';
+import { benchRuntime, drive, until } from '../measure.js';
 
 const HEAVY = new URL('../machines/heavy.machine.js', import.meta.url);
 const KILLER = new URL('../machines/killer.machine.js', import.meta.url);
@@ -16,15 +15,7 @@ export async function cpuHeavy(sessions: number, events: number, workers: number
   const inProcess = events / ((performance.now() - inProcessStarted) / 1000);
   for (const actor of actors) actor.stop();
 
-  const runtime = await createRuntime({
-    machines: { heavy: HEAVY },
-    workers,
-    logger: pino({ level: 'silent' }),
-    store: 'memory',
-    durability: 'none',
-    standbyWorker: false,
-    mailbox: { capacity: 100_000 },
-  });
+  const runtime = await benchRuntime({ machines: { heavy: HEAVY }, workers, standbyWorker: false, mailbox: { capacity: 100_000 } });
   try {
     const ids = Array.from({ length: sessions }, (_, i) => `h${i}`);
     await Promise.all(ids.map((id) => runtime.spawn('heavy', { id })));
@@ -43,14 +34,7 @@ export async function cpuHeavy(sessions: number, events: number, workers: number
  * which must be 0.
  */
 export async function crashStorm(sessions: number, events: number, kills: number): Promise<{ recoveriesMs: number[]; accepted: number; counted: number; lost: number; refused: number }> {
-  const runtime = await createRuntime({
-    machines: { counter: KILLER },
-    workers: 2,
-    logger: pino({ level: 'silent' }),
-    store: 'memory',
-    durability: 'none',
-    restart: { intensity: 1_000, periodMs: 1_000 },
-  });
+  const runtime = await benchRuntime({ machines: { counter: KILLER }, workers: 2, restart: { intensity: 1_000, periodMs: 1_000 } });
   try {
     const ids = Array.from({ length: sessions }, (_, i) => `c${i}`);
     await Promise.all(ids.map((id) => runtime.spawn('counter', { id })));

@@ -2,23 +2,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { PoolFullError, createRuntime, type Durability, type Runtime, type RuntimeOptions } from '../../src/index.js';
+import { PoolFullError, type Durability, type Runtime, type RuntimeOptions } from '../../src/index.js';
 import { Pool } from '../../src/runtime/pool.js';
-import { drive, until } from '../measure.js';
+import { benchRuntime, drive, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);
 const KILLER = new URL('../machines/killer.machine.js', import.meta.url);
 const INC = { type: 'INC' } as const;
 
 function runtimeWith(options: Partial<RuntimeOptions>): Promise<Runtime> {
-  return createRuntime({
-    machines: { counter: COUNTER, killer: KILLER },
-    logger: pino({ level: 'silent' }),
-    store: 'memory',
-    durability: 'none',
-    ...options,
-  });
+  return benchRuntime({ machines: { counter: COUNTER, killer: KILLER }, ...options });
 }
 
 /**
