@@ -330,6 +330,18 @@ describe('createIpcServer', () => {
     return raw;
   }
 
+  it('refuses to be given both a socket path and TCP', async () => {
+    await expect(createIpcServer({ path: join(tmpdir(), 'x.sock'), tcp: { port: 0 }, logger: silentLogger })).rejects.toThrow(
+      'createIpcServer: give options.path (a Unix socket) or options.tcp, not both',
+    );
+  });
+
+  it('listens on TCP 127.0.0.1 when asked', async () => {
+    const ipc = await server({ tcp: { port: 0 } });
+    expect(ipc.address).toMatchObject({ host: '127.0.0.1' });
+    expect((await probeConnection(ipc.address, { token: ipc.issueToken('t') })).version).toBe(PROTOCOL_VERSION);
+  });
+
   it('creates its socket file with mode 0600', async () => {
     const ipc = await server();
     expect(statSync((ipc.address as { path: string }).path).mode & 0o777).toBe(0o600);

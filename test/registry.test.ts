@@ -212,6 +212,20 @@ describe('passivation', () => {
     expect(rt.peek('gone')!.status).toBe('evicted');
   });
 
+  it('stop() forgets an evicted session; a send to it is then an unknown session', async () => {
+    const clock = manualClock();
+    const rt = await start({ pools: { chat: { capacity: 1 } }, now: clock.now });
+    await rt.spawn('counter', { id: 'old', pool: 'chat' });
+    clock.advance(10);
+    const evicted = new Promise<Promise<void>>((resolve) => rt.on('evicted', ({ done }) => resolve(done)));
+    await rt.spawn('counter', { id: 'new', pool: 'chat' });
+    await (await evicted);
+    await rt.stop('old');
+    expect(rt.peek('old')).toBeUndefined();
+    await expect(rt.send('old', { type: 'INC' })).rejects.toBeInstanceOf(UnknownSessionError);
+    expect(rt.stats().evicted).toBe(0);
+  });
+
   it('spawning an evicted id needs replace; replacing is not reported as an eviction', async () => {
     const clock = manualClock();
     const rt = await start({ pools: { chat: { capacity: 1 } }, now: clock.now });
