@@ -202,6 +202,7 @@ export interface ChartNode {
 
 const RESOLVED = Promise.resolve();
 const STANDBY_DELAY_MS = 1_000;
+const MAX_STANDBY_DEFERRALS = 30;
 /** Watch markers are never counted against a mailbox. */
 const UNCOUNTED: Mailbox = { release() {} };
 
@@ -217,6 +218,7 @@ export class Runtime {
   /** A started, idle worker that recovery promotes instead of booting one (`standbyWorker`). */
   #standby: Promise<Shard | undefined> | undefined;
   #standbyTimer: NodeJS.Timeout | undefined;
+  #standbyDeferrals = 0;
   readonly #unattributedExits: number[][] = [];
   /** Live sessions (starting, active, restarting) by id: the id's current owner. */
   readonly #byId = new Map<string, SessionRecord>();
@@ -333,6 +335,14 @@ export class Runtime {
   #prepareStandby(): void {
     clearTimeout(this.#standbyTimer);
     if (!this.#options.standbyWorker || this.#closed || this.#standby) return;
+    // Booting a worker costs a core for ~70 ms: on 2 cores that shows as a dip in a loaded host's
+    // throughput (seen in the benchmark's charts). So it waits for a quiet moment, within reason.
+    if (this.#totals.mailboxed > 0 && this.#standbyDeferrals++ < MAX_STANDBY_DEFERRALS) {
+      this.#standbyTimer = setTimeout(() => this.#prepareStandby(), STANDBY_DELAY_MS);
+      this.#standbyTimer.unref();
+      return;
+    }
+    this.#standbyDeferrals = 0;
     this.#standby = this.#bootShard(-1)
       .then((shard) => {
         void this.#warmUp(shard);
@@ -347,6 +357,9 @@ export class Runtime {
   /** Warms the standby in small steps, so a recovery never waits long behind a step. */
   async #warmUp(shard: Shard): Promise<void> {
     for (let step = 0; step < 20 && shard.index === -1 && shard.alive; step++) {
+      // Only while the host is quiet: warming is worth less than the load it would slow down.
+      while (this.#totals.mailboxed > 0 && shard.index === -1 && !this.#closed) await new Promise((resolve) => setTimeout(resolve, 200));
+      if (shard.index !== -1 || this.#closed) return;
       await shard.call((api) => api.warmUp(100)).catch(() => {});
     }
   }
