@@ -21,8 +21,13 @@ export interface AgentContext {
   modelPid: number;
 }
 
-/** The model: for each line on stdin, `deltas` lines of `delta N` 10 ms apart, then `done`. */
-const MODEL_SCRIPT = 'while IFS= read -r line; do i=1; while [ $i -le "$1" ]; do echo "delta $i"; sleep 0.01; i=$((i+1)); done; echo done; done';
+/**
+ * The model: for each line on stdin, `deltas` lines of `delta N` 10 ms apart, then `done`. It waits
+ * with `read -t` on a pipe it holds open, not `sleep`: a `sleep` per delta forked ~2,400 processes
+ * a second across 1,000 sessions and starved the host (measured with the example's status line).
+ */
+const MODEL_SCRIPT =
+  'exec 3<> <(:); while IFS= read -r line; do for ((i = 1; i <= $1; i++)); do read -t 0.01 -u 3; echo "delta $i"; done; echo done; done';
 
 export default setup({
   types: {
@@ -73,7 +78,7 @@ export default setup({
           invoke: {
             id: 'model',
             src: 'model',
-            input: ({ context }) => ({ command: 'sh', args: ['-c', MODEL_SCRIPT, 'model', String(context.deltas)] }),
+            input: ({ context }) => ({ command: 'bash', args: ['-c', MODEL_SCRIPT, 'model', String(context.deltas)] }),
           },
           on: { 'child.started': { actions: assign({ modelPid: ({ event }) => event.pid }) } },
         },

@@ -5,11 +5,17 @@
  * Each child starts in a process group of its own (`detached`), so killing the group (`-pid`)
  * kills the child and whatever it started in its group: the process tree. The host's main thread
  * is the parent, so it reaps every child even after the worker that asked for it is gone.
+ *
+ * Spawning blocks the main thread (fork + exec: milliseconds each); 1,000 sessions starting at
+ * once stalled the host's event loop for hundreds of milliseconds (the example host, measured).
+ * So spawns are paced: `SPAWNS_PER_TURN` per turn of the event loop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ToHost, ToWorker } from '../actors/child-process-hook.js';
+
+const SPAWNS_PER_TURN = 4;
 
 interface Child {
   readonly process: ChildProcess;
@@ -28,6 +34,9 @@ export class ChildProcesses {
   readonly #logger: Logger;
   readonly #byId = new Map<number, Child>();
   readonly #byPid = new Map<number, Child>();
+  readonly #queue: Array<Extract<ToHost, { op: 'spawn' }>> = [];
+  #draining = false;
+  #closed = false;
 
   constructor(port: MessagePort, events: ChildProcessEvents, logger: Logger) {
     this.#port = port;
@@ -39,7 +48,8 @@ export class ChildProcesses {
   #handle(message: ToHost): void {
     switch (message.op) {
       case 'spawn':
-        this.#spawn(message.id, message.key, message.spec);
+        this.#queue.push(message);
+        if (!this.#draining) this.#drain();
         break;
       case 'write':
         this.#byId.get(message.id)?.process.stdin?.write(message.data);
@@ -50,6 +60,16 @@ export class ChildProcesses {
         break;
       }
     }
+  }
+
+  #drain(): void {
+    this.#draining = true;
+    for (let n = 0; n < SPAWNS_PER_TURN && this.#queue.length > 0; n++) {
+      const { id, key, spec } = this.#queue.shift()!;
+      if (!this.#closed) this.#spawn(id, key, spec);
+    }
+    if (this.#queue.length > 0) setImmediate(() => this.#drain());
+    else this.#draining = false;
   }
 
   #spawn(id: number, key: number, spec: Extract<ToHost, { op: 'spawn' }>['spec']): void {
@@ -91,6 +111,9 @@ export class ChildProcesses {
 
   /** Kills every process this shard's sessions started (the worker died, or the runtime closes). */
   async killAll(): Promise<void> {
+    // Nothing queued may start after this.
+    this.#closed = true;
+    this.#queue.length = 0;
     await Promise.all([...this.#byId.values()].map((child) => this.#killTree(child)));
   }
 
