@@ -82,6 +82,13 @@ describe('example agent host', () => {
         expect(((await json(response)).error as { code: string }).code).toBe(code);
       }
 
+      const refused = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${api.replace('http', 'ws')}/ghost/stream`);
+        socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.on('error', () => resolve(-1));
+      });
+      expect(refused).toBe(404);
+
       expect((await fetch(`${api}/mine`, { method: 'DELETE' })).status).toBe(204);
       expect(processExists(pid)).toBe(false);
       expect((await fetch(`${api}/mine`)).status).toBe(404);

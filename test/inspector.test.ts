@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INSPECTOR_API } from '../dist/src/runtime/runtime.js';
 import { createRuntime, fixture, silentLogger, type Runtime } from './helpers.js';
 
 const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
@@ -33,6 +34,18 @@ afterAll(async () => {
 });
 
 describe('runtime.serveInspector', () => {
+  it('pages the session table on the server: offset, limit, filters, total', () => {
+    const api = runtime[INSPECTOR_API]();
+    const page = api.page({ offset: 10, limit: 5 });
+    expect(page.total).toBe(12);
+    expect(page.rows.map((row) => row.id)).toEqual(['light-10', 'light-11']);
+    const found = api.page({ offset: 0, limit: 50, search: 'light-1' });
+    expect(found.rows.map((row) => row.id)).toEqual(['light-1', 'light-10', 'light-11']);
+    expect(found.total).toBe(3);
+    expect(api.page({ offset: 0, limit: 50, status: 'evicted' })).toEqual({ rows: [], total: 0 });
+    expect(api.page({ offset: 0, limit: 2, pool: 'lights' }).total).toBe(12);
+  });
+
   it('binds 127.0.0.1 and refuses requests without the token, the WebSocket too', async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
     const bare = url.replace(/\?token=.*/, '');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Pool, chooseEvictions } from '../dist/src/runtime/pool.js';
+import { Pool, chooseEvictions, type PoolMember } from '../dist/src/runtime/pool.js';
 import {
   DuplicateSessionError,
   PoolFullError,
@@ -12,15 +12,8 @@ import {
   useRuntime,
 } from './helpers.js';
 
-interface Member {
-  name: string;
-  lruPrev: Member | undefined;
-  lruNext: Member | undefined;
-  lastActiveAt: number;
-  pins: number;
-  inFlight: number;
-  status: string;
-}
+/** A pool member the test can set up by hand. */
+type Member = { -readonly [K in keyof PoolMember]: PoolMember[K] } & { name: string };
 
 const member = (name: string): Member => ({
   name,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolFullError, type Durability, type Runtime, type RuntimeOptions } from '../../src/index.js';
-import { Pool } from '../../src/runtime/pool.js';
+import { Pool, type PoolMember } from '../../src/runtime/pool.js';
 import { benchRuntime, drive, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);
@@ -105,14 +105,7 @@ export async function evictionChurn(capacity: number, accesses: number): Promise
   }
 }
 
-interface Node {
-  lruPrev: Node | undefined;
-  lruNext: Node | undefined;
-  lastActiveAt: number;
-  pins: number;
-  inFlight: number;
-  status: string;
-}
+type Node = PoolMember;
 
 /**
  * LRU bookkeeping per event at `members` sessions: actorhost's intrusive list (`Pool.touch`)

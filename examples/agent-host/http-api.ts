@@ -126,12 +126,8 @@ export async function serveApi(
   server.on('upgrade', (request, socket, head) => {
     const [, collection, rawId, sub] = new URL(request.url ?? '/', 'http://api').pathname.split('/');
     const id = rawId ? decodeURIComponent(rawId) : '';
-    let unsubscribe: (() => void) | undefined;
-    try {
-      if (collection !== 'sessions' || sub !== 'stream') throw new UnknownSessionError(id);
-      unsubscribe = runtime.subscribe(id, () => {});
-      unsubscribe();
-    } catch {
+    const live = runtime.peek(id);
+    if (collection !== 'sessions' || sub !== 'stream' || !live || live.status === 'evicted' || live.status === 'stopping') {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
       return;
     }

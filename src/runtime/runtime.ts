@@ -525,7 +525,8 @@ export class Runtime {
     this.#touch(record);
     if (this.#eventTaps) this.#eventTaps.get(id)?.forEach((tap) => tap(copy));
     const kept = this.#journaling ? this.#store.append(id, seq, copy) : RESOLVED;
-    if (record.status === 'active' || record.status === 'stopping') record.shard.enqueue(record.key, copy, record);
+    // A session in #byId is starting, active or restarting (a stopping one has left it).
+    if (record.status === 'active') record.shard.enqueue(record.key, copy, record);
     else (record.pending ??= []).push(copy);
     return kept;
   }
@@ -815,14 +816,13 @@ export class Runtime {
         // and at 100,000 sessions building every row would stall the host.
         const rows: SessionInfo[] = [];
         let total = 0;
-        const consider = (id: string, rowPool: string, rowStatus: SessionStatus, row: () => SessionInfo) => {
-          if ((pool && rowPool !== pool) || (status && rowStatus !== status) || (search && !id.includes(search))) return;
-          if (total >= offset && rows.length < limit) rows.push(row());
-          total++;
-        };
-        for (const record of this.#byId.values()) consider(record.id, record.pool, record.status, () => info(record));
-        for (const { record } of this.#leaving.values()) consider(record.id, record.pool, record.status, () => info(record));
-        for (const [id, passive] of this.#passive) consider(id, passive.pool, 'evicted', () => passiveInfo(id, passive));
+        const wanted = (id: string, rowPool: string, rowStatus: SessionStatus) =>
+          (!pool || rowPool === pool) && (!status || rowStatus === status) && (!search || id.includes(search));
+        /** Counts a matching row; true when it falls on the page. */
+        const onPage = () => total++ >= offset && rows.length < limit;
+        for (const record of this.#byId.values()) if (wanted(record.id, record.pool, record.status) && onPage()) rows.push(info(record));
+        for (const { record } of this.#leaving.values()) if (wanted(record.id, record.pool, record.status) && onPage()) rows.push(info(record));
+        for (const [id, passive] of this.#passive) if (wanted(id, passive.pool, 'evicted') && onPage()) rows.push(passiveInfo(id, passive));
         return { rows, total };
       },
       peekSnapshot: async (id) => {
