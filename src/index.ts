@@ -7,6 +7,7 @@ export type {
   MemoryReport,
   RuntimeEvents,
   RuntimeStats,
+  InspectorOptions,
   SessionEvent,
   SessionInfo,
   SessionRef,
@@ -14,6 +15,7 @@ export type {
   SpawnOptions,
 } from './runtime/runtime.js';
 export type { Durability, PoolOptions, RuntimeOptions } from './runtime/options.js';
+export type { ServerLimits } from './runtime/http-guard.js';
 export type { InspectObserver, InspectOption } from './runtime/inspection.js';
 export { fromChildProcess } from './actors/child-process.js';
 export { connectionMachine, backoffDelay } from './machines/connection.machine.js';

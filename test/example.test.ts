@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,22 @@ function run(args: string[]) {
     exited,
     kill: (signal: NodeJS.Signals) => child.kill(signal),
     api: () => /api:\s+(\S+)\/sessions/.exec(output)?.[1],
+    token: () => /Bearer ([0-9a-f]+)/.exec(output)?.[1],
+    /** `fetch` with the API token the host printed. */
+    fetch: (url: string, init: RequestInit = {}) =>
+      fetch(url, { ...init, headers: { authorization: `Bearer ${/Bearer ([0-9a-f]+)/.exec(output)?.[1]}`, ...(init.headers as Record<string, string>) } }),
   };
+}
+
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(answer));
+    socket.write(bytes);
+  });
 }
 
 async function json(response: Response): Promise<Record<string, unknown>> {
@@ -53,14 +69,14 @@ describe('example agent host', () => {
     await eventually(() => host.api() !== undefined && host.output().includes('spawned'), 20_000);
     const api = `${host.api()}/sessions`;
     try {
-      expect((await fetch(api, { method: 'POST', body: JSON.stringify({ id: 'mine' }) })).status).toBe(201);
+      expect((await host.fetch(api, { method: 'POST', body: JSON.stringify({ id: 'mine' }) })).status).toBe(201);
       const streamed: Array<{ value: unknown }> = [];
-      const stream = new WebSocket(`${api.replace('http', 'ws')}/mine/stream`);
+      const stream = new WebSocket(`${api.replace('http', 'ws')}/mine/stream?token=${host.token()}`);
       stream.on('message', (data) => streamed.push(JSON.parse(String(data)) as { value: unknown }));
       await new Promise((resolve) => stream.once('open', resolve));
-      expect((await fetch(`${api}/mine/messages`, { method: 'POST', body: JSON.stringify({ text: 'hello' }) })).status).toBe(202);
-      await eventually(async () => ((await json(await fetch(`${api}/mine`))).context as { turns: number }).turns === 1);
-      const state = await json(await fetch(`${api}/mine`));
+      expect((await host.fetch(`${api}/mine/messages`, { method: 'POST', body: JSON.stringify({ text: 'hello' }) })).status).toBe(202);
+      await eventually(async () => ((await json(await host.fetch(`${api}/mine`))).context as { turns: number }).turns === 1);
+      const state = await json(await host.fetch(`${api}/mine`));
       expect(state.context).toMatchObject({ turns: 1, lastMessage: 'hello', streamed: 8 });
       expect(streamed.length).toBeGreaterThan(2);
       const pid = (state.info as { pids: number[] }).pids[0]!;
@@ -77,22 +93,64 @@ describe('example agent host', () => {
         [`${api}/mine`, { method: 'PUT' }, 405, 'ERR_METHOD'],
       ];
       for (const [url, init, status, code] of bad) {
-        const response = await fetch(url, init);
+        const response = await host.fetch(url, init);
         expect([url, init.method, response.status]).toEqual([url, init.method, status]);
         expect(((await json(response)).error as { code: string }).code).toBe(code);
       }
 
       const refused = await new Promise<number>((resolve) => {
-        const socket = new WebSocket(`${api.replace('http', 'ws')}/ghost/stream`);
+        const socket = new WebSocket(`${api.replace('http', 'ws')}/ghost/stream?token=${host.token()}`);
         socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
         socket.on('error', () => resolve(-1));
       });
       expect(refused).toBe(404);
 
-      expect((await fetch(`${api}/mine`, { method: 'DELETE' })).status).toBe(204);
+      expect((await host.fetch(`${api}/mine`, { method: 'DELETE' })).status).toBe(204);
       expect(processExists(pid)).toBe(false);
-      expect((await fetch(`${api}/mine`)).status).toBe(404);
+      expect((await host.fetch(`${api}/mine`)).status).toBe(404);
       stream.close();
+    } finally {
+      host.kill('SIGINT');
+      expect(await host.exited).toBe(0);
+    }
+  });
+
+  it('refuses what a careless or hostile client sends, and keeps serving', async () => {
+    const host = run(['--sessions', '2', '--rate', '0', '--max-sessions', '3', '--store', join(storeDir, 'hostile')]);
+    await eventually(() => host.api() !== undefined && host.output().includes('spawned'), 20_000);
+    const api = `${host.api()}/sessions`;
+    const port = Number(new URL(api).port);
+    try {
+      const answers = await Promise.all([
+        rawRequest(port, 'GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        rawRequest(port, 'GET http://[/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+      ]);
+      for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 400/);
+      expect((await host.fetch(`${api}/%E0%A4%A`)).status).toBe(400);
+      expect((await fetch(api)).status).toBe(401);
+      expect((await host.fetch(api, { method: 'POST', body: '{}', headers: { origin: 'http://evil.example' } })).status).toBe(403);
+      const refusedOrigin = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${api.replace('http', 'ws')}/conv-0/stream?token=${host.token()}`, { origin: 'http://evil.example' });
+        socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.on('error', () => resolve(-1));
+      });
+      expect(refusedOrigin).toBe(403);
+      // A malformed frame on a stream closes that stream only.
+      const stream = new WebSocket(`${api.replace('http', 'ws')}/conv-0/stream?token=${host.token()}`);
+      stream.on('error', () => {});
+      await new Promise((resolve) => stream.once('open', resolve));
+      const closed = new Promise((resolve) => stream.once('close', resolve));
+      (stream as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]));
+      await closed;
+      // The context it shows has the IPC token redacted.
+      const state = await json(await host.fetch(`${api}/conv-0`));
+      expect((state.context as { ipc: { token: string } }).ipc.token).toBe('[redacted]');
+      // --max-sessions 3: one more session, then 429.
+      expect((await host.fetch(api, { method: 'POST', body: '{}' })).status).toBe(201);
+      const over = await host.fetch(api, { method: 'POST', body: '{}' });
+      expect(over.status).toBe(429);
+      expect(((await json(over)).error as { code: string }).code).toBe('ERR_TOO_MANY_SESSIONS');
+      expect((await host.fetch(`${api}/conv-1`)).status).toBe(200);
     } finally {
       host.kill('SIGINT');
       expect(await host.exited).toBe(0);
@@ -102,8 +160,8 @@ describe('example agent host', () => {
   it('shuts down cleanly on Ctrl-C (SIGINT): exits by itself, no subprocess left', async () => {
     const host = run(['--sessions', '20', '--store', join(storeDir, 'b')]);
     await eventually(() => host.output().includes('sessions 20'), 20_000);
-    const sessions = (await json(await fetch(`${host.api()}/sessions/conv-0`))).info as { pids: number[] };
-    const list = (await (await fetch(`${host.api()}/sessions`)).json()) as Array<{ pids: number[] }>;
+    const sessions = (await json(await host.fetch(`${host.api()}/sessions/conv-0`))).info as { pids: number[] };
+    const list = (await (await host.fetch(`${host.api()}/sessions`)).json()) as Array<{ pids: number[] }>;
     const pids = list.flatMap((session) => session.pids);
     expect(pids.length).toBe(20);
     expect(sessions.pids.length).toBe(1);

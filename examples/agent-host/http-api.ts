@@ -7,10 +7,17 @@
 //   DELETE /sessions/:id                             → 204, once the session has shut down
 //   WS     /sessions/:id/stream                      → one JSON message per snapshot
 //
+// Every request carries the API token (`authorization: Bearer <token>`, or `?token=` on the
+// stream, which a browser's WebSocket cannot give a header); a request from a web page of another
+// origin is refused (403), so a page the operator happens to open cannot drive the host.
 // Bad requests get a 4xx with { error: { code, message } }; nothing a client sends crashes the host.
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// Responses and streams show a session's context with its IPC token redacted.
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { createGuardedServer, decodeSegment, guardWebSocket, parseTarget, refuseUpgrade } from '../../src/runtime/http-guard.js';
 import {
   ActorhostError,
   DuplicateSessionError,
@@ -67,6 +74,13 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   return parsed as Record<string, unknown>;
 }
 
+/** The context without secrets: the session's IPC token is shown as '[redacted]'. */
+function redact(context: unknown): unknown {
+  const ipc = (context as { ipc?: { token?: unknown } } | null)?.ipc;
+  if (!ipc || typeof ipc !== 'object' || !('token' in ipc)) return context;
+  return { ...(context as object), ipc: { ...ipc, token: '[redacted]' } };
+}
+
 function reply(response: ServerResponse, status: number, body?: unknown): void {
   if (response.headersSent) return;
   if (body === undefined) response.writeHead(status).end();
@@ -76,17 +90,44 @@ function reply(response: ServerResponse, status: number, body?: unknown): void {
 export async function serveApi(
   runtime: Runtime,
   ipc: IpcServer,
-  { port, pool }: { port: number; pool: string },
-): Promise<{ url: string; close(): Promise<void> }> {
+  { port, pool, maxSessions, logger, token = randomBytes(16).toString('hex') }: { port: number; pool: string; maxSessions: number; logger: Logger; token?: string },
+): Promise<{ url: string; token: string; close(): Promise<void> }> {
+  const expected = Buffer.from(token);
   const spawnAgent = async (id: string, poolName: string) => {
+    const { sessions, evicted } = runtime.stats();
+    if (sessions + evicted >= maxSessions) {
+      throw new HttpError(429, 'ERR_TOO_MANY_SESSIONS', `this host keeps at most ${maxSessions} sessions (--max-sessions); stop one first`);
+    }
     await runtime.spawn('agent', { id, pool: poolName, input: { ipc: { address: ipc.address, token: ipc.issueToken(id) } } });
   };
 
-  const routes = async (request: IncomingMessage, response: ServerResponse) => {
-    const url = new URL(request.url ?? '/', 'http://api');
+  /** Checks the token and the origin; throws the HttpError to answer, if any. */
+  const admit = (request: IncomingMessage, url: URL) => {
+    const origin = request.headers.origin;
+    if (origin !== undefined && origin !== `http://${request.headers.host}`) {
+      throw new HttpError(403, 'ERR_ORIGIN', `requests from ${origin} are not allowed; call the API from a script, not a web page`);
+    }
+    const header = request.headers.authorization;
+    const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? ''));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new HttpError(401, 'ERR_UNAUTHORIZED', 'send the API token printed at start-up: authorization: Bearer <token>');
+    }
+  };
+
+  /** The route's parts; a malformed target or percent-encoding is a 400. */
+  const route = (request: IncomingMessage) => {
+    const url = parseTarget(request);
+    if (!url) throw new HttpError(400, 'ERR_BAD_TARGET', 'the request target is not a valid URL path');
     const [, collection, rawId, sub] = url.pathname.split('/');
+    const id = rawId === undefined ? undefined : decodeSegment(rawId);
+    if (id === undefined && rawId !== undefined) throw new HttpError(400, 'ERR_BAD_TARGET', 'the session id is not valid percent-encoding');
+    return { url, collection, id, sub };
+  };
+
+  const routes = async (request: IncomingMessage, response: ServerResponse) => {
+    const { url, collection, id, sub } = route(request);
     if (collection !== 'sessions') throw new HttpError(404, 'ERR_NOT_FOUND', `no route ${request.method} ${url.pathname}`);
-    const id = rawId === undefined ? undefined : decodeURIComponent(rawId);
+    admit(request, url);
     if (id === undefined || id === '') {
       if (request.method === 'GET') return reply(response, 200, runtime.list());
       if (request.method === 'POST') {
@@ -100,7 +141,7 @@ export async function serveApi(
     } else if (sub === undefined) {
       if (request.method === 'GET') {
         const snapshot = await runtime.getSnapshot(id);
-        return reply(response, 200, { info: runtime.peek(id), value: snapshot.value, context: snapshot.context });
+        return reply(response, 200, { info: runtime.peek(id), value: snapshot.value, context: redact(snapshot.context) });
       }
       if (request.method === 'DELETE') {
         await runtime.stop(id);
@@ -115,26 +156,36 @@ export async function serveApi(
     throw new HttpError(405, 'ERR_METHOD', `${request.method} is not supported on ${url.pathname}`);
   };
 
-  const server: Server = createServer((request, response) => {
+  const onRequest = (request: IncomingMessage, response: ServerResponse) =>
     routes(request, response).catch((error: unknown) => {
       const { status, code, message } = statusOf(error);
       reply(response, status, { error: { code, message } });
     });
-  });
 
-  const streams = new WebSocketServer({ noServer: true });
-  server.on('upgrade', (request, socket, head) => {
-    const [, collection, rawId, sub] = new URL(request.url ?? '/', 'http://api').pathname.split('/');
-    const id = rawId ? decodeURIComponent(rawId) : '';
+  // Clients only listen on a stream; a frame larger than this is an error that closes it.
+  const streams = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 });
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    let id: string;
+    try {
+      const target = route(request);
+      if (target.collection !== 'sessions' || target.sub !== 'stream' || !target.id) throw new HttpError(404, 'ERR_NOT_FOUND', 'no such stream');
+      admit(request, target.url);
+      id = target.id;
+    } catch (error) {
+      const { status } = statusOf(error);
+      refuseUpgrade(socket, `${status} ${STATUS_CODES[status]}`);
+      return;
+    }
     const live = runtime.peek(id);
-    if (collection !== 'sessions' || sub !== 'stream' || !live || live.status === 'evicted' || live.status === 'stopping') {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    if (!live || live.status === 'evicted' || live.status === 'stopping') {
+      refuseUpgrade(socket, '404 Not Found');
       return;
     }
     streams.handleUpgrade(request, socket, head, (client) => {
+      guardWebSocket(client, logger);
       try {
         const off = runtime.subscribe(id, {
-          next: (snapshot) => client.send(JSON.stringify({ value: snapshot.value, context: snapshot.context })),
+          next: (snapshot) => client.send(JSON.stringify({ value: snapshot.value, context: redact(snapshot.context) })),
           complete: () => client.close(1000, 'session ended'),
           error: () => client.close(1011, 'session crashed'),
         });
@@ -143,7 +194,8 @@ export async function serveApi(
         client.close(1011, 'session ended');
       }
     });
-  });
+  };
+  const server = createGuardedServer({ onRequest, onUpgrade, logger });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -152,6 +204,7 @@ export async function serveApi(
   const address = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${address.port}`,
+    token,
     async close() {
       for (const client of streams.clients) client.terminate();
       await new Promise<void>((resolve) => streams.close(() => resolve()));

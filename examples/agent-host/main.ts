@@ -3,7 +3,7 @@
 // the inspector; a load driver and one status line a second. Ctrl-C shuts everything down.
 //
 //   npm start -- --sessions 1000 --rate 500 [--duration 10] [--store ./.actorhost | memory]
-//               [--api-port 4700] [--inspector-port 4600]
+//               [--api-port 4700] [--inspector-port 4600] [--max-sessions 2000]
 //
 // Stop the host and start it again: the sessions it had are resumed from the store.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: './.actorhost' },
     'inspector-port': { type: 'string', default: '4600' },
     'api-port': { type: 'string', default: '4700' },
+    'max-sessions': { type: 'string' },
   },
 });
 const sessions = Number(values.sessions);
@@ -40,8 +41,9 @@ const runtime = await createRuntime({
   logger,
 });
 const inspector = await runtime.serveInspector({ port: Number(values['inspector-port']) });
-const api = await serveApi(runtime, ipc, { port: Number(values['api-port']), pool: 'conversation' });
-out(`inspector: ${inspector.url}\napi:       ${api.url}/sessions\n`);
+const maxSessions = Number(values['max-sessions'] ?? sessions * 2);
+const api = await serveApi(runtime, ipc, { port: Number(values['api-port']), pool: 'conversation', maxSessions, logger });
+out(`inspector: ${inspector.url}\napi:       ${api.url}/sessions  (authorization: Bearer ${api.token})\n`);
 
 const started = performance.now();
 const ids = Array.from({ length: sessions }, (_, i) => `conv-${i}`);

@@ -13,32 +13,42 @@
  * - The page is served by the library itself (no CDN, nothing fetched at run time).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { createGuardedServer, guardWebSocket, parseTarget, refuseUpgrade, type ServerLimits } from './http-guard.js';
 import { INSPECTOR_PAGE } from './inspector-page.js';
 import type { InspectorApi } from './runtime.js';
 
 const SUMMARY_MS = 500;
 const RECENT_EVENTS = 50;
+/** The page sends small requests; a larger frame is an error that closes its socket. */
+const MAX_FRAME_BYTES = 16 * 1024;
 
 export async function serveInspector(
   api: InspectorApi,
-  { port = 0, host = '127.0.0.1' }: { port?: number; host?: string },
+  { port = 0, host = '127.0.0.1', limits }: { port?: number; host?: string; limits?: ServerLimits },
+  logger: Logger,
 ): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const token = randomBytes(24).toString('hex');
   const expected = Buffer.from(token);
-  const authorized = (request: IncomingMessage) => {
-    const given = Buffer.from(new URL(request.url ?? '/', 'http://inspector').searchParams.get('token') ?? '');
+  const authorized = (target: URL | undefined) => {
+    const given = Buffer.from(target?.searchParams.get('token') ?? '');
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
 
-  const http = createServer((request: IncomingMessage, response: ServerResponse) => {
-    if (!authorized(request)) {
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
+    const target = parseTarget(request);
+    if (!target) {
+      response.writeHead(400, { 'content-type': 'text/plain' }).end('400: malformed request target\n');
+      return;
+    }
+    if (!authorized(target)) {
       response.writeHead(401, { 'content-type': 'text/plain' }).end('401: this inspector needs its ?token=… (printed when it started)\n');
       return;
     }
-    const path = new URL(request.url ?? '/', 'http://inspector').pathname;
+    const path = target.pathname;
     if (path !== '/' && path !== '/index.html') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('404\n');
       return;
@@ -46,16 +56,20 @@ export async function serveInspector(
     response
       .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self' 'unsafe-inline'; connect-src 'self'" })
       .end(INSPECTOR_PAGE);
-  });
+  };
 
-  const sockets = new WebSocketServer({ noServer: true });
-  http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!authorized(request)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n');
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!authorized(parseTarget(request))) {
+      refuseUpgrade(socket, '401 Unauthorized');
       return;
     }
-    sockets.handleUpgrade(request, socket, head, (client) => serve(api, client));
-  });
+    sockets.handleUpgrade(request, socket, head, (client) => {
+      guardWebSocket(client, logger);
+      serve(api, client, logger);
+    });
+  };
+  const http = createGuardedServer({ onRequest, onUpgrade, logger, ...(limits ? { limits } : {}) });
 
   const summary = setInterval(() => {
     const message = JSON.stringify({ type: 'summary', stats: api.stats(), failures: api.recentFailures().slice(-10) });
@@ -83,7 +97,7 @@ export async function serveInspector(
 }
 
 /** One page connected: answers its requests, and streams the session it watches. */
-function serve(api: InspectorApi, client: WebSocket): void {
+function serve(api: InspectorApi, client: WebSocket, logger: Logger): void {
   let stopWatching: (() => void) | undefined;
   const send = (message: unknown) => {
     if (client.readyState === client.OPEN) client.send(JSON.stringify(message));
@@ -96,7 +110,7 @@ function serve(api: InspectorApi, client: WebSocket): void {
     } catch {
       return;
     }
-    if (request.type === 'page') void sendPage(api, request, send);
+    if (request.type === 'page') sendPage(api, request, send).catch((error: unknown) => logger.warn({ err: error }, 'inspector page request failed'));
     if (request.type === 'watch' && typeof request.id === 'string') {
       stopWatching?.();
       stopWatching = watch(api, request.id, send);

@@ -60,6 +60,7 @@ import { importMachine } from '../actors/machine-module.js';
 import { addRestart } from '../actors/restart-window.js';
 import { createRegistryMachine } from '../machines/registry.machine.js';
 import { shardSupervisorMachine } from '../machines/shard-supervisor.machine.js';
+import type { ServerLimits } from './http-guard.js';
 import { LmdbStore } from './lmdb-store.js';
 import { DEFAULT_POOL, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { InspectionRelay } from './inspection.js';
@@ -192,6 +193,15 @@ export interface InspectorApi {
   /** Every event accepted for `id`, as it is accepted; returns the function that stops it. */
   tapEvents(id: string, listener: (event: unknown) => void): () => void;
   recentFailures(): Array<{ id: string; at: number; kind: 'crashed' | 'restarted' | 'deadLetter'; message: string }>;
+}
+
+export interface InspectorOptions {
+  /** Default: 0 (any free port). */
+  port?: number;
+  /** Default: 127.0.0.1. */
+  host?: string;
+  /** Connection cap and timeouts against idle and slow clients (defaults in `ServerLimits`). */
+  limits?: ServerLimits;
 }
 
 export interface ChartNode {
@@ -797,10 +807,10 @@ export class Runtime {
    * default; the returned URL carries a random access token, and requests without it get 401.
    * Closed by `shutdown()`.
    */
-  async serveInspector(options: { port?: number; host?: string } = {}): Promise<{ url: string; token: string; close(): Promise<void> }> {
+  async serveInspector(options: InspectorOptions = {}): Promise<{ url: string; token: string; close(): Promise<void> }> {
     this.#assertOpen('serveInspector');
     const { serveInspector } = await import('./inspector-server.js');
-    const server = await serveInspector(this[INSPECTOR_API](), options);
+    const server = await serveInspector(this[INSPECTOR_API](), options, this.#logger);
     const previous = this.#inspectorServer;
     this.#inspectorServer = server;
     await previous?.close();
