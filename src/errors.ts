@@ -144,12 +144,28 @@ export class WorkerHangError extends ActorhostError {
 export class StoreLockedError extends ActorhostError {
   readonly pid: number;
 
-  constructor(path: string, pid: number) {
+  constructor(path: string, pid: number, detail?: string) {
     super(
       'ERR_STORE_LOCKED',
-      `Store ${path} is owned by the live process ${pid}; stop that host first, or give this one another options.store.path.`,
+      detail
+        ? `Store ${path} ${detail}; shut that runtime down first, or give this one another options.store.path.`
+        : `Store ${path} is owned by the live process ${pid}; stop that host first, or give this one another options.store.path.`,
     );
     this.pid = pid;
+  }
+}
+
+/** The store could not be opened or written: a directory that cannot be created or written. */
+export class StoreError extends ActorhostError {
+  readonly path: string;
+
+  constructor(path: string, cause: unknown) {
+    super(
+      'ERR_STORE',
+      `Store ${path} could not be opened (${describeCause(cause)}); give options.store.path a writable directory on a disk, or use store: 'memory'.`,
+      { cause },
+    );
+    this.path = path;
   }
 }
 

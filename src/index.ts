@@ -45,6 +45,7 @@ export {
   PoolFullError,
   RuntimeClosedError,
   SessionCrashedError,
+  StoreError,
   StoreLockedError,
   UnknownMachineError,
   UnknownSessionError,

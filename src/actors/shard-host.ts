@@ -84,14 +84,18 @@ export class ShardHost {
   #processingKey = 0;
   #processingSeq = 0;
 
+  readonly #startTimeoutMs: number;
+
   constructor(options: {
     machines: ReadonlyArray<[string, string]>;
+    startTimeoutMs?: number;
     state: SharedArrayBuffer;
     snapshotEvery: number;
     inspect?: InspectSettings;
     post: PostToHost;
   }) {
     this.#machineUrls = options.machines;
+    this.#startTimeoutMs = options.startTimeoutMs ?? Infinity;
     this.#state = new Int32Array(options.state);
     this.#snapshotEvery = options.snapshotEvery;
     this.#inspect = options.inspect ?? { enabled: false, types: [], kinds: [], maxEventsPerSecond: 0 };
@@ -100,7 +104,7 @@ export class ShardHost {
 
   async init(): Promise<void> {
     for (const [kind, url] of this.#machineUrls) {
-      this.#machines.set(kind, await importMachine(url));
+      this.#machines.set(kind, await importMachine(url, this.#startTimeoutMs));
     }
   }
 

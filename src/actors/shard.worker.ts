@@ -20,9 +20,10 @@ import {
 import { ShardHost, sessionContext } from './shard-host.js';
 import { STATE_CULPRIT_KEY, type BatchMessage, type ShardApi, type ShardInit } from './wire.js';
 
-export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, inspect }: ShardInit): Promise<void> {
+export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, startTimeoutMs, inspect }: ShardInit): Promise<void> {
   const host = new ShardHost({
     machines,
+    startTimeoutMs,
     state,
     snapshotEvery,
     inspect,

@@ -185,6 +185,8 @@ export interface ShardInit {
   state: SharedArrayBuffer;
   /** Persist a session's snapshot after this many events (0: never on its own). */
   snapshotEvery: number;
+  /** How long each machine module may take to import. */
+  startTimeoutMs: number;
   inspect: InspectSettings;
 }
 
@@ -238,122 +240,4 @@ export function fromWireError(wire: WireError): Error {
   error.name = wire.name;
   if (wire.stack) error.stack = wire.stack;
   return error;
-}
-
-const UNSERIALIZABLE = Symbol('unserializable');
-
-/**
- * Copies plain serializable data and estimates an upper bound of its msgpack size, in one walk.
- * `send` copies because the caller may mutate the event once `send` returns, and the batch is
- * encoded later, at flush: one `pack` per batch instead of one per event (measured: a `pack`
- * call per small event cost ~0.7 µs on the host; the copy costs a fraction of that).
- */
-export class PlainCopier {
-  /** Upper bound of the last copy's msgpack size, in bytes (Infinity when unknown). */
-  bytes = 0;
-
-  /** The copy, or `undefined` when `value` is not plain data (`findUnserializable` says why). */
-  copy<T>(value: T): T | undefined {
-    this.bytes = 0;
-    const copy = this.#copy(value, 0);
-    return copy === UNSERIALIZABLE ? undefined : (copy as T);
-  }
-
-  #copy(value: unknown, depth: number): unknown {
-    switch (typeof value) {
-      case 'string':
-        this.bytes += 5 + 3 * value.length;
-        return value;
-      case 'number':
-        this.bytes += 9;
-        return value;
-      case 'boolean':
-      case 'undefined':
-        this.bytes += 1;
-        return value;
-      case 'bigint':
-        this.bytes = Infinity;
-        return value;
-      case 'object':
-        break;
-      default:
-        return UNSERIALIZABLE;
-    }
-    if (value === null) {
-      this.bytes += 1;
-      return value;
-    }
-    if (depth > 64) return UNSERIALIZABLE;
-    if (Array.isArray(value)) {
-      this.bytes += 5;
-      const copy = new Array<unknown>(value.length);
-      for (let index = 0; index < value.length; index++) {
-        const item = this.#copy(value[index], depth + 1);
-        if (item === UNSERIALIZABLE) return item;
-        copy[index] = item;
-      }
-      return copy;
-    }
-    const proto = Object.getPrototypeOf(value);
-    if (proto === Object.prototype || proto === null) {
-      this.bytes += 5;
-      const copy: Record<string, unknown> = {};
-      for (const key in value as Record<string, unknown>) {
-        const item = this.#copy((value as Record<string, unknown>)[key], depth + 1);
-        if (item === UNSERIALIZABLE) return item;
-        this.bytes += 5 + 3 * key.length;
-        copy[key] = item;
-      }
-      return copy;
-    }
-    if (value instanceof Date) {
-      this.bytes += 15;
-      return new Date(value.getTime());
-    }
-    if (value instanceof Uint8Array) {
-      this.bytes += 5 + value.byteLength;
-      return value.slice();
-    }
-    return UNSERIALIZABLE;
-  }
-}
-
-/**
- * Why `value` cannot cross a thread boundary intact, or `undefined` when it can.
- * Allowed: null, booleans, numbers, strings, bigints, Dates, byte arrays, arrays and plain
- * objects of those. msgpackr would silently drop a function or flatten a Map, so they are
- * refused here, where the caller can still be told.
- */
-export function findUnserializable(value: unknown, path = 'event', depth = 0): string | undefined {
-  if (depth > 64) return `${path} is nested more than 64 levels deep (or is circular)`;
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-    case 'undefined':
-      return undefined;
-    case 'function':
-      return `${path} is a function; events must be plain data`;
-    case 'symbol':
-      return `${path} is a symbol; events must be plain data`;
-  }
-  if (value === null || value instanceof Date || value instanceof Uint8Array) return undefined;
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      const problem = findUnserializable(value[index], `${path}[${index}]`, depth + 1);
-      if (problem) return problem;
-    }
-    return undefined;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) {
-    const name = (proto?.constructor?.name as string | undefined) ?? 'unknown';
-    return `${path} is a ${name}; only plain objects, arrays and primitives cross threads`;
-  }
-  for (const key in value as Record<string, unknown>) {
-    const problem = findUnserializable((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
-    if (problem) return problem;
-  }
-  return undefined;
 }

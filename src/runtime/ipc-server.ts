@@ -280,8 +280,9 @@ class IpcServerImpl implements IpcServer {
       if (replyTo !== undefined) writeMessage(socket, { id: replyTo, result: 'pong' });
       return;
     }
-    const method = this.#methods[message.method];
-    if (!method) {
+    // Own methods only: `constructor` or `toString` from Object.prototype are not methods of ours.
+    const method = typeof message.method === 'string' && Object.hasOwn(this.#methods, message.method) ? this.#methods[message.method] : undefined;
+    if (typeof method !== 'function') {
       this.#fail(socket, replyTo, RPC_METHOD_NOT_FOUND, `unknown method "${message.method}"`);
       return;
     }

@@ -10,10 +10,10 @@
  * recorded with its process start time, so a pid the OS has since given to another process does
  * not pass for the old owner.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { StoreLockedError } from '../errors.js';
+import { StoreError, StoreLockedError } from '../errors.js';
 import type { SessionMeta, SessionState, SessionStore, StoredSession } from './store.js';
 
 interface SessionRow extends SessionMeta {
@@ -28,6 +28,8 @@ interface OwnerRow {
 }
 
 const OWNER_KEY = 'owner';
+/** Store directories a runtime of this process has open: the per-process half of ownership. */
+const OPEN_IN_THIS_PROCESS = new Set<string>();
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 export class LmdbStore implements SessionStore {
@@ -38,8 +40,12 @@ export class LmdbStore implements SessionStore {
   readonly #journal: Database<unknown, string>;
   readonly #meta: Database<OwnerRow, string>;
 
-  private constructor(path: string) {
+  /** Where a background write's failure is reported; a rejected write must never go unhandled. */
+  readonly #onError: (error: unknown) => void;
+
+  private constructor(path: string, onError: (error: unknown) => void) {
     this.path = path;
+    this.#onError = onError;
     this.#root = open({ path });
     this.#sessions = this.#root.openDB<SessionRow, string>({ name: 'sessions' });
     this.#journal = this.#root.openDB<unknown, string>({ name: 'journal' });
@@ -47,14 +53,29 @@ export class LmdbStore implements SessionStore {
   }
 
   /** Opens the store and takes ownership; rejects with `StoreLockedError` if a live host owns it. */
-  static async open(path: string): Promise<LmdbStore> {
-    const store = new LmdbStore(resolve(path));
+  static async open(path: string, onError: (error: unknown) => void = () => {}): Promise<LmdbStore> {
+    const absolute = resolve(path);
+    // LMDB's own lock lets one process open an environment many times; ownership is per
+    // process (pid), so a second runtime in this process is refused here.
+    if (OPEN_IN_THIS_PROCESS.has(absolute)) {
+      throw new StoreLockedError(absolute, process.pid, 'is open in another runtime of this process');
+    }
+    let store: LmdbStore;
+    try {
+      // Owner only: the store holds every session's context, IPC tokens included.
+      mkdirSync(absolute, { recursive: true, mode: 0o700 });
+      store = new LmdbStore(absolute, onError);
+      for (const file of ['data.mdb', 'lock.mdb']) chmodSync(join(absolute, file), 0o600);
+    } catch (error) {
+      throw new StoreError(absolute, error);
+    }
     try {
       store.#takeOwnership();
     } catch (error) {
       await store.#root.close();
       throw error;
     }
+    OPEN_IN_THIS_PROCESS.add(absolute);
     return store;
   }
 
@@ -71,7 +92,7 @@ export class LmdbStore implements SessionStore {
 
   begin(id: string, meta: SessionMeta): void {
     this.#clearJournal(id, MAX_SEQ);
-    void this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, passive: false, snapshotSeq: 0 });
+    this.#background(this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, passive: false, snapshotSeq: 0 }));
   }
 
   append(id: string, seq: number, event: unknown): Promise<void> {
@@ -82,18 +103,18 @@ export class LmdbStore implements SessionStore {
   compact(id: string, seq: number, snapshot: Uint8Array): void {
     const row = this.#sessions.get(id);
     if (!row || seq <= row.snapshotSeq) return;
-    void this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot });
+    this.#background(this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot }));
     this.#clearJournal(id, seq);
   }
 
   drop(id: string, seq: number): void {
-    void this.#journal.remove(journalKey(id, seq));
+    this.#background(this.#journal.remove(journalKey(id, seq)));
   }
 
   async save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void> {
     this.#clearJournal(id, MAX_SEQ);
     for (let index = 0; index < state.journal.length; index += 2) {
-      void this.#journal.put(journalKey(id, state.journal[index] as number), state.journal[index + 1]);
+      this.#background(this.#journal.put(journalKey(id, state.journal[index] as number), state.journal[index + 1]));
     }
     const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, passive, snapshotSeq: state.snapshotSeq };
     if (state.snapshot) row.snapshot = state.snapshot;
@@ -134,11 +155,16 @@ export class LmdbStore implements SessionStore {
       if (this.#meta.get(OWNER_KEY)?.pid === process.pid) this.#meta.removeSync(OWNER_KEY);
     });
     await this.#root.close();
+    OPEN_IN_THIS_PROCESS.delete(this.path);
+  }
+
+  #background(write: Promise<unknown>): void {
+    write.catch(this.#onError);
   }
 
   #clearJournal(id: string, uptoSeq: number): void {
     for (const key of this.#journal.getKeys({ start: journalKey(id, 0), end: journalKey(id, uptoSeq + 1) })) {
-      void this.#journal.remove(key);
+      this.#background(this.#journal.remove(key));
     }
   }
 }

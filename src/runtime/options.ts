@@ -2,7 +2,9 @@
  * `createRuntime` options: their types, their defaults, and the checks that turn a bad option
  * into an `InvalidOptionError` naming the option and the rule.
  */
+import { statSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
@@ -24,6 +26,8 @@ export interface RuntimeOptions {
   workers?: number;
   /** Session pools. A pool named `default` (unbounded) exists unless you define it. */
   pools?: Record<string, PoolOptions>;
+  /** Milliseconds each machine module (on the host and in each worker) may take to load. Default: 30,000. */
+  startTimeoutMs?: number;
   /** Milliseconds a session may take to shut down before it is stopped by force. Default: 5000. */
   shutdownTimeoutMs?: number;
   /** Per-session mailbox: events accepted but not yet processed. Default: `{ capacity: 1024 }`. */
@@ -79,6 +83,7 @@ export interface ResolvedOptions {
   readonly machines: ReadonlyMap<string, string>;
   readonly workers: number;
   readonly pools: ReadonlyMap<string, ResolvedPool>;
+  readonly startTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly mailboxCapacity: number;
   readonly maxEventBytes: number;
@@ -100,6 +105,7 @@ const KNOWN_OPTIONS = new Set([
   'machines',
   'workers',
   'pools',
+  'startTimeoutMs',
   'shutdownTimeoutMs',
   'mailbox',
   'maxEventBytes',
@@ -121,12 +127,20 @@ export const DEFAULT_STORE_PATH = './.actorhost';
 
 export const DEFAULT_POOL = 'default';
 
+/** Node's timers fire at once for delays of 2^31 ms or more (with a warning): the largest that works. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Worker defaults. XState allocates a new snapshot per event; with V8's default young generation
  * a worker holding 5,000 sessions spent ~21% of its time in GC. 64 MB raised event throughput
  * by 15–20% (10,000 sessions, 1M events, 2 workers, measured with --cpu-prof and repeated runs).
  */
-const DEFAULT_RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 64 };
+const DEFAULT_RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 64, maxOldGenerationSizeMb: 1_024 };
+// The old-space cap: without one a worker's heap grows to V8's default (about 4 GiB here, seen
+// with one runaway session) before it fails; with it, the runaway worker fails with
+// ERR_WORKER_OUT_OF_MEMORY at 1 GiB and is replaced (crash level 4). 1 GiB holds ~250,000 idle
+// sessions of ~3.5 KB, more than a worker can serve on these cores.
+const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
 
 /** Checks every option and fills in the defaults. Throws `InvalidOptionError`. */
 export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
@@ -144,15 +158,16 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     machines: resolveMachines(options.machines),
     workers: positiveInteger('options.workers', options.workers, Math.max(1, availableParallelism() - 1)),
     pools: resolvePools(options.pools),
-    shutdownTimeoutMs: nonNegativeInteger('options.shutdownTimeoutMs', options.shutdownTimeoutMs, 5_000),
+    startTimeoutMs: Math.max(1, timerMs('options.startTimeoutMs', options.startTimeoutMs, 30_000)),
+    shutdownTimeoutMs: timerMs('options.shutdownTimeoutMs', options.shutdownTimeoutMs, 5_000),
     mailboxCapacity: positiveInteger(
       'options.mailbox.capacity',
       objectOption('options.mailbox', options.mailbox).capacity,
       1_024,
     ),
     maxEventBytes: positiveInteger('options.maxEventBytes', options.maxEventBytes, 1024 * 1024),
-    resourceLimits: { ...DEFAULT_RESOURCE_LIMITS, ...objectOption('options.resourceLimits', options.resourceLimits) },
-    logger: options.logger ?? pino({ level: 'info' }),
+    resourceLimits: resolveResourceLimits(objectOption('options.resourceLimits', options.resourceLimits)),
+    logger: resolveLogger(options.logger),
     store: resolveStore(options.store),
     durability: oneOf('options.durability', options.durability, ['journal', 'snapshot', 'none'] as const, 'journal'),
     resume: oneOf('options.resume', options.resume, ['lazy', 'eager'] as const, 'lazy'),
@@ -172,13 +187,54 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
 function resolveStore(store: RuntimeOptions['store']): ResolvedOptions['store'] {
   if (store === undefined) return { path: DEFAULT_STORE_PATH };
   if (store === 'memory') return store;
-  if (store && typeof store === 'object' && typeof store.path === 'string' && store.path.length > 0) return { path: store.path };
-  throw new InvalidOptionError(`options.store must be 'memory' or { path: 'a directory' } (got ${show(store)})`);
+  if (!(store && typeof store === 'object' && typeof store.path === 'string' && store.path.length > 0)) {
+    throw new InvalidOptionError(`options.store must be 'memory' or { path: 'a directory' } (got ${show(store)})`);
+  }
+  const path = resolve(store.path);
+  // Kernel file systems: LMDB's memory map there blocks the main thread (seen under /proc).
+  if (/^\/(proc|sys|dev)(\/|$)/.test(path)) {
+    throw new InvalidOptionError(`options.store.path ${JSON.stringify(store.path)} is on a kernel file system (/proc, /sys, /dev); give a directory on a disk`);
+  }
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(path);
+  } catch {
+    // It does not exist yet: the store creates it.
+  }
+  if (stats && !stats.isDirectory()) {
+    throw new InvalidOptionError(`options.store.path ${JSON.stringify(store.path)} is a file, not a directory; give a directory for the store (it is created if missing)`);
+  }
+  return { path: store.path };
+}
+
+function resolveLogger(logger: unknown): Logger {
+  if (logger === undefined) return pino({ level: 'info' });
+  const methods = ['info', 'warn', 'error', 'debug', 'child'] as const;
+  const missing = methods.filter((method) => typeof (logger as Record<string, unknown> | null)?.[method] !== 'function');
+  if (missing.length > 0) {
+    throw new InvalidOptionError(`options.logger must be a pino-compatible logger with ${methods.join(', ')} methods (missing: ${missing.join(', ')})`);
+  }
+  return logger as Logger;
+}
+
+function resolveResourceLimits(given: Partial<ResourceLimits>): ResourceLimits {
+  const limits: ResourceLimits = { ...DEFAULT_RESOURCE_LIMITS };
+  for (const [key, value] of Object.entries(given)) {
+    if (!(RESOURCE_LIMIT_KEYS as readonly string[]).includes(key)) {
+      throw new InvalidOptionError(`options.resourceLimits.${key} is not a worker resource limit; known: ${RESOURCE_LIMIT_KEYS.join(', ')}`);
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new InvalidOptionError(`options.resourceLimits.${key} must be a positive number of megabytes (got ${show(value)})`);
+    }
+    limits[key as keyof ResourceLimits] = value;
+  }
+  return limits;
 }
 
 function resolveWatchdog(watchdog: { heartbeatMs?: number; hangTimeoutMs?: number }): ResolvedOptions['watchdog'] {
   const heartbeatMs = positiveInteger('options.watchdog.heartbeatMs', watchdog.heartbeatMs, 500);
-  const hangTimeoutMs = positiveInteger('options.watchdog.hangTimeoutMs', watchdog.hangTimeoutMs, 5_000);
+  const hangTimeoutMs = timerMs('options.watchdog.hangTimeoutMs', watchdog.hangTimeoutMs, 5_000);
   if (hangTimeoutMs <= heartbeatMs) {
     throw new InvalidOptionError(
       `options.watchdog.hangTimeoutMs must be greater than heartbeatMs (got ${hangTimeoutMs} ≤ ${heartbeatMs})`,
@@ -275,6 +331,15 @@ function nonNegativeInteger(name: string, value: unknown, fallback: number): num
     throw new InvalidOptionError(`${name} must be a non-negative integer (got ${show(value)})`);
   }
   return value;
+}
+
+/** A delay for a timer: a non-negative integer that Node's timers can wait for. */
+function timerMs(name: string, value: unknown, fallback: number): number {
+  const ms = nonNegativeInteger(name, value, fallback);
+  if (ms > MAX_TIMER_MS - 1_000) {
+    throw new InvalidOptionError(`${name} must be at most ${MAX_TIMER_MS - 1_000} ms, about 24.8 days, which Node's timers can wait for (got ${ms})`);
+  }
+  return ms;
 }
 
 function show(value: unknown): string {

@@ -26,6 +26,7 @@ import {
 } from 'xstate';
 import type { Logger } from 'pino';
 import {
+  ActorhostError,
   DuplicateSessionError,
   InvalidEventError,
   InvalidOptionError,
@@ -47,9 +48,7 @@ import {
   NOTE_UNDELIVERED,
   WATCH_OFF,
   WATCH_ON,
-  PlainCopier,
   createPackr,
-  findUnserializable,
   fromWireError,
   type Note,
   type SpawnRequest,
@@ -57,12 +56,13 @@ import {
   type WireSnapshot,
 } from '../actors/wire.js';
 import { importMachine } from '../actors/machine-module.js';
+import { PlainCopier, describe } from '../protocol/plain-data.js';
 import { addRestart } from '../actors/restart-window.js';
 import { createRegistryMachine } from '../machines/registry.machine.js';
 import { shardSupervisorMachine } from '../machines/shard-supervisor.machine.js';
 import type { ServerLimits } from './http-guard.js';
 import { LmdbStore } from './lmdb-store.js';
-import { DEFAULT_POOL, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
+import { DEFAULT_POOL, MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { InspectionRelay } from './inspection.js';
 import { Pool, chooseEvictions } from './pool.js';
 import { POISONED, SessionRecord, type MailboxTotals, type SessionStatus } from './session-record.js';
@@ -211,6 +211,12 @@ export interface ChartNode {
 }
 
 const RESOLVED = Promise.resolve();
+const SPAWN_OPTIONS = new Set(['id', 'pool', 'input', 'replace']);
+/**
+ * Ids are store keys: LMDB keys are at most 1,978 bytes, and a journal key is the id plus 12.
+ * 512 bytes leaves room for any id scheme (a UUID is 36) and keeps keys cheap to compare.
+ */
+const MAX_ID_BYTES = 512;
 const STANDBY_DELAY_MS = 1_000;
 const MAX_STANDBY_DEFERRALS = 30;
 /** Watch markers are never counted against a mailbox. */
@@ -294,8 +300,8 @@ export class Runtime {
 
   async #start(): Promise<void> {
     const { machines, workers, store } = this.#options;
-    for (const [kind, url] of machines) this.#machines.set(kind, await importMachine(url));
-    this.#store = store === 'memory' ? new MemoryStore() : await LmdbStore.open(store.path);
+    for (const [kind, url] of machines) this.#machines.set(kind, await importMachine(url, this.#options.startTimeoutMs));
+    this.#store = store === 'memory' ? new MemoryStore() : await LmdbStore.open(store.path, (error) => this.#logger.error({ err: error }, 'a store write failed'));
     this.#journaling = this.#store.durable && this.#options.durability === 'journal';
     this.#snapshotting = this.#store.durable && this.#options.durability !== 'none';
     const started = await Promise.allSettled(Array.from({ length: workers }, (_, index) => this.#startShard(index)));
@@ -327,6 +333,7 @@ export class Runtime {
       machines: this.#options.machines,
       resourceLimits: this.#options.resourceLimits,
       snapshotEvery: this.#options.snapshotEvery,
+      startTimeoutMs: this.#options.startTimeoutMs,
       inspect: this.#options.inspect.settings,
       watchdog: this.#options.watchdog,
       logger: this.#logger,
@@ -433,7 +440,7 @@ export class Runtime {
   /** Starts a session of machine `kind` on the least-loaded worker; it stays there. */
   async spawn(kind: string, options: SpawnOptions): Promise<SessionRef> {
     this.#assertOpen('spawn');
-    if (!this.#machines.has(kind)) throw new UnknownMachineError(kind, [...this.#machines.keys()]);
+    if (typeof kind !== 'string' || !this.#machines.has(kind)) throw new UnknownMachineError(typeof kind === 'string' ? kind : describe(kind), [...this.#machines.keys()]);
     const { id, pool, input } = this.#checkSpawnOptions(options);
     await this.#claimId(id, options.replace === true);
     this.#assertOpen('spawn');
@@ -443,7 +450,15 @@ export class Runtime {
     if (this.#byId.has(id) || this.#passive.has(id)) throw new DuplicateSessionError(id);
     const record = new SessionRecord({ id, key: this.#nextKey++, kind, pool, input, shard, now: this.#now(), totals: this.#totals });
     this.#register(record);
-    if (this.#snapshotting) this.#store.begin(id, { kind, pool, input });
+    if (this.#snapshotting) {
+      try {
+        this.#store.begin(id, { kind, pool, input });
+      } catch (error) {
+        // The store refused the session: it never started, and nothing of it is left behind.
+        this.#unregister(record, error as Error);
+        throw new InvalidOptionError(`spawn: the store could not keep session ${describe(id)}: ${(error as Error).message}`);
+      }
+    }
     // A decision is due only when the pool is over capacity: no machine event per spawn otherwise.
     const joined = record.pooledIn!;
     if (joined.size > joined.capacity) this.#registry.send({ type: 'session.joined', pool });
@@ -460,19 +475,39 @@ export class Runtime {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError(`spawn options must be an object such as { id: 'conv-1' } (got ${typeof options})`);
     }
-    const { id, pool = DEFAULT_POOL, input } = options;
+    for (const key of Object.keys(options)) {
+      if (!SPAWN_OPTIONS.has(key)) throw new InvalidOptionError(`spawn options.${key} is not a spawn option; known: ${[...SPAWN_OPTIONS].join(', ')}`);
+    }
+    const { id, pool = DEFAULT_POOL, input, replace } = options;
     if (typeof id !== 'string' || id.length === 0) {
-      throw new InvalidOptionError(`spawn options.id must be a non-empty string (got ${JSON.stringify(id) ?? String(id)})`);
+      throw new InvalidOptionError(`spawn options.id must be a non-empty string (got ${describe(id)})`);
     }
     if (id.includes('\u0000')) {
       throw new InvalidOptionError('spawn options.id must not contain the NUL character (\\u0000); the store orders keys by it');
     }
-    if (!this.#pools.has(pool)) {
-      throw new InvalidOptionError(`spawn options.pool "${pool}" is not a pool; known: ${[...this.#pools.keys()].join(', ')}`);
+    if (!(id as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      throw new InvalidOptionError('spawn options.id must be well-formed text (it has a lone surrogate)');
     }
-    const problem = findUnserializable(input, 'input');
-    if (problem) throw new InvalidOptionError(`spawn options.${problem}`);
-    return { id, pool, input: this.#copier.copy(input) };
+    const idBytes = Buffer.byteLength(id);
+    if (idBytes > MAX_ID_BYTES) {
+      throw new InvalidOptionError(`spawn options.id is ${idBytes} bytes (UTF-8); the limit is ${MAX_ID_BYTES}: use a shorter id, such as a hash of it`);
+    }
+    if (typeof pool !== 'string' || !this.#pools.has(pool)) {
+      throw new InvalidOptionError(`spawn options.pool ${describe(pool)} is not a pool; known: ${[...this.#pools.keys()].join(', ')}`);
+    }
+    if (replace !== undefined && typeof replace !== 'boolean') {
+      throw new InvalidOptionError(`spawn options.replace must be true or false (got ${describe(replace)})`);
+    }
+    const copy = this.#copier.copy(input, 'input', this.#options.maxEventBytes);
+    if (copy === undefined && input !== undefined) {
+      const failure = this.#copier.failure;
+      throw new InvalidOptionError(
+        failure?.kind === 'too-large'
+          ? `spawn options.input is more than ${this.#options.maxEventBytes} bytes encoded; the limit is options.maxEventBytes`
+          : `spawn options.${failure?.message ?? 'input is not plain data'}`,
+      );
+    }
+    return { id, pool, input: copy };
   }
 
   /** Frees `id` for a new session: refuses, or with `replace` shuts the holder down first. */
@@ -496,30 +531,28 @@ export class Runtime {
 
   /** Queues `event` for the session; resolves once it is accepted (see the contract above). */
   send(id: string, event: SessionEvent): Promise<void> {
+    try {
+      return this.#send(id, event);
+    } catch (error) {
+      // Nothing of the caller's may make `send` throw: a throwing getter, a Proxy, a symbol id.
+      return Promise.reject(error instanceof ActorhostError ? error : new InvalidEventError(`it could not be read (${error instanceof Error ? error.message : describe(error)}); events must be plain data`));
+    }
+  }
+
+  #send(id: string, event: SessionEvent): Promise<void> {
     if (this.#closed) return Promise.reject(new RuntimeClosedError('send'));
+    checkId('send', id);
     if (event === null || typeof event !== 'object' || typeof event.type !== 'string') {
       return Promise.reject(
         new InvalidEventError(`expected an object with a string "type", such as { type: 'USER_MESSAGE' } (got ${describeValue(event)})`),
       );
     }
-    const copy = this.#copier.copy(event);
-    if (copy === undefined) return Promise.reject(new InvalidEventError(findUnserializable(event)!));
-    const limit = this.#options.maxEventBytes;
-    // The copier's estimate is an upper bound: encode only when it might be over the limit.
-    if (this.#copier.bytes > limit) {
-      const size = this.#packr.pack(copy).length;
-      if (size > limit) {
-        return Promise.reject(
-          new InvalidEventError(
-            `"${event.type}" is ${size} bytes encoded; the limit is options.maxEventBytes = ${limit}. Send a reference to large data instead.`,
-          ),
-        );
-      }
-    }
+    const copy = this.#checkEvent(event);
     let record = this.#byId.get(id);
     if (record === undefined) {
       const leaving = this.#leaving.get(id);
-      if (leaving?.mode === 'evict' && !leaving.superseded) return leaving.done.then(() => this.send(id, event));
+      // The copy waits, not the caller's object: what was checked is what is sent.
+      if (leaving?.mode === 'evict' && !leaving.superseded) return leaving.done.then(() => this.#accept(id, copy));
       if (leaving) return Promise.reject(new UnknownSessionError(id, 'it is stopping'));
       if (!this.#passive.has(id)) return Promise.reject(new UnknownSessionError(id));
       const reactivated = this.#reactivate(id);
@@ -529,6 +562,36 @@ export class Runtime {
       }
       record = reactivated;
     }
+    return this.#enqueue(record, copy);
+  }
+
+  /** A checked copy of `event`, within `maxEventBytes`; throws `InvalidEventError`. */
+  #checkEvent(event: SessionEvent): SessionEvent {
+    const limit = this.#options.maxEventBytes;
+    const copy = this.#copier.copy(event, 'event', limit);
+    const failure = this.#copier.failure;
+    const tooLarge = (size: string) =>
+      new InvalidEventError(`"${event.type}" is ${size} bytes encoded; the limit is options.maxEventBytes = ${limit}. Send a reference to large data instead.`);
+    if (copy === undefined) throw failure?.kind === 'too-large' ? tooLarge(`more than ${limit}`) : new InvalidEventError(failure?.message ?? 'not plain data');
+    // The copier's estimate is an upper bound: encode only when it might be over the limit.
+    if (this.#copier.bytes > limit) {
+      const size = this.#packr.pack(copy).length;
+      if (size > limit) throw tooLarge(String(size));
+    }
+    return copy;
+  }
+
+  /** A checked event for a session that was being evicted when it was sent. */
+  #accept(id: string, copy: SessionEvent): Promise<void> {
+    try {
+      return this.#send(id, copy);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #enqueue(record: SessionRecord, copy: SessionEvent): Promise<void> {
+    const { id } = record;
     const capacity = this.#options.mailboxCapacity;
     if (record.inFlight >= capacity) return Promise.reject(new MailboxFullError(id, capacity));
     const seq = record.journalEvent(copy);
@@ -544,6 +607,7 @@ export class Runtime {
   /** The session's current snapshot, after every event accepted before this call. */
   async getSnapshot(id: string): Promise<AnyMachineSnapshot> {
     this.#assertOpen('getSnapshot');
+    checkId('getSnapshot', id);
     const record = this.#liveOrReactivated(id);
     this.#touch(record);
     for (;;) {
@@ -568,6 +632,7 @@ export class Runtime {
 
   /** A read-only view of the session, or `undefined`. Does not count as activity. */
   peek(id: string): SessionInfo | undefined {
+    checkId('peek', id);
     const record = this.#byId.get(id) ?? this.#leaving.get(id)?.record;
     if (record) return info(record);
     const passive = this.#passive.get(id);
@@ -592,6 +657,10 @@ export class Runtime {
    */
   subscribe(id: string, listener: SnapshotListener | Partial<Observer<AnyMachineSnapshot>>): () => void {
     this.#assertOpen('subscribe');
+    checkId('subscribe', id);
+    if (typeof listener !== 'function' && (listener === null || typeof listener !== 'object')) {
+      throw new InvalidOptionError(`subscribe: the listener must be a function or an observer { next, error, complete } (got ${describe(listener)})`);
+    }
     const record = this.#live(id);
     const observer = typeof listener === 'function' ? { next: listener } : listener;
     if (record.observers === undefined) {
@@ -613,6 +682,14 @@ export class Runtime {
     predicate: (snapshot: AnyMachineSnapshot) => boolean,
     { timeoutMs = Infinity }: { timeoutMs?: number } = {},
   ): Promise<AnyMachineSnapshot> {
+    if (typeof predicate !== 'function') {
+      return Promise.reject(new InvalidOptionError(`waitFor: the predicate must be a function (got ${describe(predicate)})`));
+    }
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || (timeoutMs > MAX_TIMER_MS && timeoutMs !== Infinity)) {
+      return Promise.reject(
+        new InvalidOptionError(`waitFor: timeoutMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, or Infinity (got ${describe(timeoutMs)})`),
+      );
+    }
     return new Promise((resolve, reject) => {
       let settled = false;
       let unsubscribe: (() => void) | undefined;
@@ -650,6 +727,7 @@ export class Runtime {
 
   /** Refcounted pin: a pinned session is never evicted. The returned release is idempotent. */
   pin(id: string): () => void {
+    checkId('pin', id);
     const record = this.#live(id);
     record.pins++;
     let released = false;
@@ -663,6 +741,7 @@ export class Runtime {
   /** Shuts the session down (the shutdown contract) and resolves when it is gone. */
   async stop(id: string): Promise<void> {
     this.#assertOpen('stop');
+    checkId('stop', id);
     const record = this.#byId.get(id);
     if (record) return this.#stopRecord(record, 'stop');
     const leaving = this.#leaving.get(id);
@@ -1393,6 +1472,11 @@ function info(record: SessionRecord): SessionInfo {
 
 function passiveInfo(id: string, { kind, pool }: { kind: string; pool: string }): SessionInfo {
   return { id, kind, pool, status: 'evicted', pinned: false, lastActiveAt: 0, shard: -1, mailbox: 0, restarts: 0, pids: [] };
+}
+
+/** Every call that names a session checks the id's type first: a symbol cannot be named in a message. */
+function checkId(operation: string, id: unknown): asserts id is string {
+  if (typeof id !== 'string') throw new InvalidOptionError(`${operation}: the session id must be a string (got ${describe(id)})`);
 }
 
 function describeValue(value: unknown): string {

@@ -24,7 +24,8 @@ import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
-import { WorkerHangError, WorkerStartError } from '../errors.js';
+import { MachineModuleError, WorkerHangError, WorkerStartError } from '../errors.js';
+import { MAX_TIMER_MS } from './options.js';
 import { ChildProcesses, type ChildProcessEvents } from './child-processes.js';
 import { TickBatcher } from './tick-batcher.js';
 import {
@@ -69,6 +70,7 @@ export interface ShardStartOptions {
   machines: ReadonlyMap<string, string>;
   resourceLimits: ResourceLimits;
   snapshotEvery: number;
+  startTimeoutMs: number;
   inspect: InspectSettings;
   watchdog: { heartbeatMs: number; hangTimeoutMs: number };
   logger: Logger;
@@ -155,6 +157,7 @@ export class Shard {
       processPort: processes.port2,
       state: this.#state.buffer as SharedArrayBuffer,
       snapshotEvery: options.snapshotEvery,
+      startTimeoutMs: options.startTimeoutMs,
       inspect: options.inspect,
     };
     const task = this.#pool.run(init, { transferList: [data.port2, control.port2, processes.port2] }) as Promise<void>;
@@ -178,12 +181,24 @@ export class Shard {
   /** Starts the worker and waits until it has imported every machine module. */
   static async start(options: ShardStartOptions): Promise<Shard> {
     const shard = new Shard(options);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await shard.call((api) => api.init());
+      // The worker bounds each module's import; this bounds the whole start, whatever hangs.
+      const margin = options.startTimeoutMs * (options.machines.size + 1);
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the worker did not start within ${margin} ms`)), Math.min(margin, MAX_TIMER_MS));
+      });
+      await Promise.race([shard.call((api) => api.init()), timedOut]);
     } catch (error) {
       await shard.destroy();
-      if (error instanceof Error && error.name === 'MachineModuleError') throw error;
+      if (error instanceof Error && error.name === 'MachineModuleError') {
+        // It crossed the thread as a plain Error: made the catalog's class again, for `instanceof`.
+        const url = [...options.machines.values()].find((candidate) => error.message.includes(candidate)) ?? '(in a worker)';
+        throw new MachineModuleError(url, error.message.replace(`Machine module ${url} `, ''), error);
+      }
       throw new WorkerStartError(options.index, error);
+    } finally {
+      clearTimeout(timer);
     }
     return shard;
   }
