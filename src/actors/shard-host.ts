@@ -57,6 +57,9 @@ interface HostedSession {
   snapshotSeq: number;
   /** Set while `stop` runs: completion then resolves the stop instead of reporting `done`. */
   onStopped: ((error?: unknown) => void) | undefined;
+  /** While `spawn` starts it and replays its journal: a failure is the spawn's answer, not a note. */
+  starting: boolean;
+  failure: { error: unknown; poisonSeq: number | null } | undefined;
 }
 
 export type PostToHost = (message: WorkerMessage, transfer: ArrayBuffer[]) => void;
@@ -125,8 +128,16 @@ export class ShardHost {
     }
   }
 
+  /** Starts sessions; each request is answered on its own, so one failure never fails the batch. */
   spawn(requests: SpawnRequest[]): SpawnResult[] {
-    return requests.map((request) => this.#spawnOne(request));
+    return requests.map((request) => {
+      try {
+        return this.#spawnOne(request);
+      } catch (error) {
+        this.#sessions.delete(request.key);
+        return toWireError(error);
+      }
+    });
   }
 
   #spawnOne(request: SpawnRequest): SpawnResult {
@@ -143,37 +154,47 @@ export class ShardHost {
     } catch (error) {
       return toWireError(error);
     }
-    const session: HostedSession = { key, actor, watched: false, seq: snapshotSeq, snapshotSeq, onStopped: undefined };
-    let failure: { error: unknown; poisonSeq: number | null } | undefined;
-    let starting = true;
+    const session: HostedSession = {
+      key,
+      actor,
+      watched: request.watched === true,
+      seq: snapshotSeq,
+      snapshotSeq,
+      onStopped: undefined,
+      starting: true,
+      failure: undefined,
+    };
     actor.subscribe({
       next: (snapshot: WireSnapshot) => {
         if (session.watched && snapshot.status === 'active') {
-          this.#note([NOTE_SNAPSHOT, key, this.#wireSnapshot(actor)]);
+          // The seq of the event that made it (or of the last one, for a timer's transition), and
+          // whether it is a replay: the host skips replayed snapshots its subscribers already saw.
+          const seq = this.#processingKey === key ? this.#processingSeq : session.seq;
+          this.#note([NOTE_SNAPSHOT, key, this.#wireSnapshot(actor), seq, session.starting]);
         }
       },
       error: (error: unknown) => {
         const poisonSeq = this.#processingKey === key ? this.#processingSeq : null;
         this.#sessions.delete(key);
-        if (starting) failure = { error, poisonSeq };
-        else if (session.onStopped) session.onStopped(error);
-        else this.#note([NOTE_CRASHED, key, toWireError(error), poisonSeq]);
+        if (session.onStopped) session.onStopped(error);
+        else this.#failed(session, error, poisonSeq);
       },
       complete: () => {
         this.#sessions.delete(key);
         this.#inspectBudget.delete(key);
         if (session.onStopped) session.onStopped();
-        else if (!starting) this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
+        else if (!session.starting) this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
       },
     });
     this.#sessions.set(key, session);
     this.#keysBySystem.set(actor.system, key);
     this.#run(key, 0, startActor, actor);
     const replay = request.replay ?? [];
-    for (let index = 0; index < replay.length && failure === undefined; index += 2) {
+    for (let index = 0; index < replay.length && session.failure === undefined; index += 2) {
       this.#deliver(session, replay[index] as number, replay[index + 1] as { type: string });
     }
-    starting = false;
+    session.starting = false;
+    const { failure } = session;
     if (failure !== undefined) {
       this.#sessions.delete(key);
       const wire = toWireError(failure.error);
@@ -269,8 +290,39 @@ export class ShardHost {
   }
 
   #persist(session: HostedSession): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#persistedBytes(session.actor);
+    } catch (error) {
+      this.#unencodable(session, error);
+      return;
+    }
     session.snapshotSeq = session.seq;
-    this.#note([NOTE_PERSIST, session.key, session.seq, this.#persistedBytes(session.actor)]);
+    this.#note([NOTE_PERSIST, session.key, session.seq, bytes]);
+  }
+
+  /** The session failed: the answer to its spawn while it starts, a crash note after. */
+  #failed(session: HostedSession, error: unknown, poisonSeq: number | null): void {
+    if (session.starting) session.failure ??= { error, poisonSeq };
+    else this.#note([NOTE_CRASHED, session.key, toWireError(error), poisonSeq]);
+  }
+
+  /**
+   * The session's state cannot be encoded (its context holds a Symbol, a BigInt past 64 bits, …):
+   * it cannot be persisted, restored or shown, so it fails like a session whose action threw —
+   * it alone; its worker and neighbours go on. Which event put the value there is unknown, so
+   * none is dropped as poison: restarts replay it, and past the restart intensity it crashes.
+   */
+  #unencodable(session: HostedSession, cause: unknown): void {
+    if (!this.#sessions.has(session.key)) return;
+    const error = new Error(
+      `its state cannot be encoded for the host (${cause instanceof Error ? cause.message : String(cause)}); keep only plain data in context`,
+    );
+    error.name = 'UnencodableStateError';
+    this.#sessions.delete(session.key);
+    session.onStopped = () => {};
+    this.#run(session.key, 0, stopActor, session.actor);
+    this.#failed(session, error, null);
   }
 
   #persistedBytes(actor: AnyActorRef): Uint8Array {
@@ -286,7 +338,14 @@ export class ShardHost {
     const session = this.#sessions.get(key);
     if (session === undefined) return Promise.resolve({ outcome: 'not-found' });
     const { actor } = session;
-    const saved = persist ? { snapshot: this.#persistedBytes(actor), seq: session.seq } : {};
+    let saved: { snapshot?: Uint8Array; seq?: number } = {};
+    if (persist) {
+      try {
+        saved = { snapshot: this.#persistedBytes(actor), seq: session.seq };
+      } catch {
+        // Not encodable: the host keeps the last snapshot that was, and the journal since.
+      }
+    }
     if (!actor.getSnapshot().can(SHUTDOWN_EVENT)) {
       session.onStopped = () => {};
       this.#run(key, 0, stopActor, actor);
@@ -305,9 +364,16 @@ export class ShardHost {
     });
   }
 
-  snapshot(key: number): WireSnapshot | undefined {
+  /** The session's snapshot, encoded; `'failed'` when it cannot be (the session then fails). */
+  snapshot(key: number): Uint8Array | 'failed' | undefined {
     const session = this.#sessions.get(key);
-    return session && this.#wireSnapshot(session.actor);
+    if (!session) return undefined;
+    try {
+      return this.#packr.pack(this.#wireSnapshot(session.actor)).slice();
+    } catch (error) {
+      this.#unencodable(session, error);
+      return 'failed';
+    }
   }
 
   /** The session an actor system belongs to (for `fromChildProcess`). */
@@ -357,9 +423,41 @@ export class ShardHost {
       if (acks > 0) this.#post({ acks }, []);
       return;
     }
-    const notes = toTransferable(this.#packr.pack(this.#outbox));
+    const notes = toTransferable(this.#packOutbox());
     this.#outbox = [];
     this.#post({ acks, notes }, [notes]);
+  }
+
+  /**
+   * The outbox, encoded. A note that cannot be encoded (a watched session's context holds a
+   * Symbol) must not take the others with it: it is replaced by that session's failure.
+   */
+  #packOutbox(): Uint8Array {
+    try {
+      return this.#packr.pack(this.#outbox);
+    } catch {
+      const kept: Note[] = [];
+      for (const note of this.#outbox) {
+        try {
+          this.#packr.pack(note);
+          kept.push(note);
+        } catch (error) {
+          if (note[0] === NOTE_INSPECT) continue;
+          const session = this.#sessions.get(note[1]);
+          if (session) {
+            this.#outbox = [];
+            this.#unencodable(session, error);
+            kept.push(...this.#outbox);
+          } else {
+            const failure = new Error(`its final state cannot be encoded for the host (${(error as Error).message}); keep only plain data in context`);
+            failure.name = 'UnencodableStateError';
+            kept.push([NOTE_CRASHED, note[1], toWireError(failure), null]);
+          }
+        }
+      }
+      this.#outbox = kept;
+      return this.#packr.pack(kept);
+    }
   }
 }
 

@@ -18,7 +18,7 @@ import {
   type ToWorker,
 } from './child-process-hook.js';
 import { ShardHost, sessionContext } from './shard-host.js';
-import { STATE_CULPRIT_KEY, type BatchMessage, type ShardApi, type ShardInit } from './wire.js';
+import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit } from './wire.js';
 
 export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, startTimeoutMs, inspect }: ShardInit): Promise<void> {
   const host = new ShardHost({
@@ -40,7 +40,15 @@ export default async function runShard({ machines, dataPort, controlPort, proces
     init: () => host.init(),
     spawn: (requests) => host.spawn(requests),
     warmUp: (rounds) => host.warmUp(rounds),
-    stop: (requests) => Promise.all(requests.map(({ key, timeoutMs, persist }) => host.stop(key, timeoutMs, persist))),
+    // Each stop is answered on its own: one that fails never fails the batch.
+    stop: (requests) =>
+      Promise.all(
+        requests.map(({ key, timeoutMs, persist }) =>
+          Promise.resolve()
+            .then(() => host.stop(key, timeoutMs, persist))
+            .catch((error: unknown) => ({ outcome: 'failed' as const, error: toWireError(error) })),
+        ),
+      ),
     snapshot: (key) => host.snapshot(key),
     ping: () => Date.now(),
     stats: (collectGarbage) => host.stats(collectGarbage),

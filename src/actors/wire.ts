@@ -45,7 +45,7 @@ export const NOTE_INSPECT = 6;
  * as it processes them, so both agree on which events a snapshot covers.
  */
 export type Note =
-  | [typeof NOTE_SNAPSHOT, key: number, snapshot: WireSnapshot]
+  | [typeof NOTE_SNAPSHOT, key: number, snapshot: WireSnapshot, seq: number, replayed: boolean]
   | [typeof NOTE_DONE, key: number, snapshot: WireSnapshot]
   /** `poisonSeq`: the event being processed when it failed, if any. */
   | [typeof NOTE_CRASHED, key: number, error: WireError, poisonSeq: number | null]
@@ -123,6 +123,8 @@ export interface SpawnRequest {
   replay?: unknown[];
   /** The seq of the last event accepted for the session so far; live events continue from it. */
   seq?: number;
+  /** Someone subscribes: snapshots are reported from the start, replayed ones included. */
+  watched?: boolean;
 }
 
 /** `null` when the session started; otherwise why not, and the replayed event that failed it. */
@@ -159,7 +161,8 @@ export interface ShardApi {
   warmUp(rounds: number): void;
   /** Shuts sessions down in parallel; answers in request order. */
   stop(requests: StopRequest[]): Promise<StopResult[]>;
-  snapshot(key: number): WireSnapshot | undefined;
+  /** The session's `WireSnapshot`, msgpack-encoded; `'failed'`: it cannot be encoded, and the session fails. */
+  snapshot(key: number): Uint8Array | 'failed' | undefined;
   ping(): number;
   /** With `collectGarbage` (and the host started with `--expose-gc`), collects first. */
   stats(collectGarbage?: boolean): ShardStats;

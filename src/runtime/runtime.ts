@@ -50,8 +50,10 @@ import {
   WATCH_ON,
   createPackr,
   fromWireError,
+  toWireError,
   type Note,
   type SpawnRequest,
+  type SpawnResult,
   type StopResult,
   type WireSnapshot,
 } from '../actors/wire.js';
@@ -614,9 +616,9 @@ export class Runtime {
       await record.settled();
       if (record.ended) throw record.endCause ?? new UnknownSessionError(id, 'it has stopped');
       const key = record.key;
-      let wire: WireSnapshot | undefined;
+      let answer: Uint8Array | 'failed' | undefined;
       try {
-        wire = await record.shard.call((api) => api.snapshot(key));
+        answer = await record.shard.call<Uint8Array | 'failed' | undefined>((api) => api.snapshot(key));
       } catch (error) {
         // Its worker died under the call: wait for the restore, unless there is none coming.
         if (record.key === key && record.status !== 'restarting' && record.shard.alive) throw error;
@@ -625,8 +627,22 @@ export class Runtime {
       }
       // A restart between the two steps: ask the new incarnation.
       if (record.key !== key || record.status === 'restarting') continue;
-      if (wire === undefined) throw record.endCause ?? new UnknownSessionError(id, 'it has stopped');
-      return this.#resolveSnapshot(record, wire);
+      if (answer === 'failed') {
+        // Its state could not be encoded, so it failed; the crash note is on its way (on the data
+        // port, which is not ordered with this answer): wait for the restart, or its end.
+        await this.#untilRekeyed(record, key);
+        continue;
+      }
+      if (answer === undefined) throw record.endCause ?? new UnknownSessionError(id, 'it has stopped');
+      return this.#resolveSnapshot(record, this.#packr.unpack(answer) as WireSnapshot);
+    }
+  }
+
+  /** Waits until the session `key` named has been restarted under a new key, or has ended. */
+  async #untilRekeyed(record: SessionRecord, key: number): Promise<void> {
+    for (let waited = 0; record.key === key && !record.ended; waited += 10) {
+      if (waited > this.#options.watchdog.hangTimeoutMs) throw new SessionCrashedError(record.id, new Error('it failed and was not restarted in time'));
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
 
@@ -917,8 +933,10 @@ export class Runtime {
       peekSnapshot: async (id) => {
         const record = this.#byId.get(id);
         if (!record || record.status !== 'active') return undefined;
-        const wire = await record.shard.call((api) => api.snapshot(record.key)).catch(() => undefined);
-        return wire && { value: wire.value, context: wire.context, status: wire.status };
+        const answer = await record.shard.call<Uint8Array | 'failed' | undefined>((api) => api.snapshot(record.key)).catch(() => undefined);
+        if (!(answer instanceof Uint8Array)) return undefined;
+        const wire = this.#packr.unpack(answer) as WireSnapshot;
+        return { value: wire.value, context: wire.context, status: wire.status };
       },
       chart: (kind) => {
         const machine = this.#machines.get(kind);
@@ -991,11 +1009,14 @@ export class Runtime {
     const run = (async () => {
       for (;;) {
         const request = this.#restoreRequest(record);
-        let result;
+        let result: SpawnResult;
         try {
           result = await record.shard.spawn(request);
-        } catch {
-          return;
+        } catch (error) {
+          // Its worker died: the shard's recovery restores it. Any other failure of the call is
+          // this session's to bear — never a session left 'restarting' for ever.
+          if (!record.shard.alive || record.ended || record.key !== request.key) return;
+          result = toWireError(error);
         }
         if (record.ended || record.key !== request.key) return;
         if (result === null) {
@@ -1017,7 +1038,8 @@ export class Runtime {
   /** The restore request; events it replays leave `pending` (they would otherwise run twice). */
   #restoreRequest(record: SessionRecord): SpawnRequest {
     const pending = record.pending;
-    record.pending = record.observers ? [WATCH_ON] : undefined;
+    // Watched from its first replayed event (`watched` below), not after the replay.
+    record.pending = undefined;
     if (pending) for (const entry of pending) if (typeof entry !== 'number') record.release();
     return {
       key: record.key,
@@ -1028,6 +1050,7 @@ export class Runtime {
       snapshotSeq: record.snapshotSeq,
       replay: record.replay(),
       seq: record.seq,
+      watched: record.observers !== undefined,
     };
   }
 
@@ -1333,7 +1356,11 @@ export class Runtime {
       switch (note[0]) {
         case NOTE_SNAPSHOT: {
           if (!record?.observers) break;
-          const snapshot = this.#resolveSnapshot(record, note[2]);
+          const [, , wire, seq, replayed] = note;
+          // A restore replays the journal: its subscribers see the states they had not seen yet.
+          if (replayed && seq <= record.notifiedSeq) break;
+          if (seq > record.notifiedSeq) record.notifiedSeq = seq;
+          const snapshot = this.#resolveSnapshot(record, wire);
           for (const observer of record.observers) this.#guard(record, () => observer.next?.(snapshot));
           break;
         }

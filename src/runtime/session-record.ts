@@ -57,6 +57,8 @@ export class SessionRecord implements Mailbox, PoolMember {
   /** Settles when the worker has answered the (re)start; set only while (re)starting. */
   startup: Promise<unknown> | undefined;
   observers: Set<Partial<Observer<AnyMachineSnapshot>>> | undefined;
+  /** The seq of the latest snapshot its observers were given (replays skip up to it). */
+  notifiedSeq = 0;
   /** Waiters for `processed` to reach a target; targets only grow, so the queue stays sorted. */
   #drainWaiters: Array<{ target: number; wake(): void }> | undefined;
 
