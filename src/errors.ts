@@ -84,11 +84,14 @@ export class InvalidEventError extends ActorhostError {
 export class MailboxFullError extends ActorhostError {
   readonly sessionId: string;
 
-  constructor(sessionId: string, capacity: number) {
+  constructor(sessionId: string, capacity: number, bytes?: { waiting: number; maxBytes: number }) {
     super(
       'ERR_MAILBOX_FULL',
-      `Mailbox of session "${sessionId}" is full (${capacity} events waiting); ` +
-        'wait for it to drain (await runtime.waitFor or retry later) or raise options.mailbox.capacity.',
+      bytes
+        ? `Mailbox of session "${sessionId}" is full (${bytes.waiting} bytes of events waiting, the limit is ${bytes.maxBytes}); ` +
+            'wait for it to drain (await runtime.waitFor or retry later), send smaller events, or raise options.mailbox.maxBytes.'
+        : `Mailbox of session "${sessionId}" is full (${capacity} events waiting); ` +
+            'wait for it to drain (await runtime.waitFor or retry later) or raise options.mailbox.capacity.',
     );
     this.sessionId = sessionId;
   }

@@ -30,6 +30,8 @@ export default async function runShard({ machines, dataPort, controlPort, proces
     post: (message, transfer) => dataPort.postMessage(message, transfer),
   });
   recordCulpritOnFatalError(new Int32Array(state));
+  limitOutput(process.stdout);
+  limitOutput(process.stderr);
   (globalThis as Record<symbol, unknown>)[CHILD_PROCESS_HOOK] = childProcessHook(processPort, host);
   dataPort.on('message', (message: BatchMessage) => host.handleBatch(message.batch));
 
@@ -65,6 +67,46 @@ export default async function runShard({ machines, dataPort, controlPort, proces
   };
   expose(api, nodeEndpoint(controlPort));
   await finished;
+}
+
+/** A worker's stdout/stderr budget: what a session may print per second before it is dropped. */
+const OUTPUT_BYTES_PER_SECOND = 256 * 1024;
+
+/**
+ * Bounds what the worker's sessions print. A worker's stdout is relayed to the host thread, which
+ * buffers it without limit: 200 MB of `console.log` grew a host's RSS by 900 MiB and stalled its
+ * event loop for a second. Past the budget, output is dropped here, before it leaves the
+ * worker, and one line a second says how much.
+ */
+function limitOutput(stream: NodeJS.WriteStream): void {
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  let windowStart = 0;
+  let written = 0;
+  let dropped = 0;
+  const report = () => {
+    if (dropped > 0) write(`[actorhost] worker output over ${OUTPUT_BYTES_PER_SECOND} bytes/s: ${dropped} bytes dropped\n`);
+    dropped = 0;
+  };
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const now = performance.now();
+    if (now - windowStart >= 1_000) {
+      report();
+      windowStart = now;
+      written = 0;
+    }
+    const size = typeof chunk === 'string' ? chunk.length : ((chunk as Uint8Array | undefined)?.byteLength ?? 0);
+    if (written + size <= OUTPUT_BYTES_PER_SECOND) {
+      written += size;
+      return write(chunk, ...rest);
+    }
+    // The first drop of a window says so when the window ends, even if nothing more is printed.
+    if (dropped === 0) setTimeout(report, Math.max(0, 1_000 - (now - windowStart))).unref();
+    dropped += size;
+    // Nothing is written, but the caller's callback still runs, as after a write.
+    const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+    if (callback) queueMicrotask(callback);
+    return true;
+  }) as typeof stream.write;
 }
 
 /**

@@ -11,11 +11,14 @@
  * So spawns are paced: `SPAWNS_PER_TURN` per turn of the event loop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ToHost, ToWorker } from '../actors/child-process-hook.js';
 
 const SPAWNS_PER_TURN = 4;
+/** Per subprocess stream: well above what an agent's model streams, far below what floods a worker. */
+const OUTPUT_BYTES_PER_SECOND = 1024 * 1024;
 
 interface Child {
   readonly process: ChildProcess;
@@ -91,8 +94,8 @@ export class ChildProcesses {
       this.#byPid.set(pid, entry);
       this.#events.spawned(key, pid);
       this.#post({ op: 'spawned', id, pid });
-      child.stdout!.setEncoding('utf8').on('data', (data: string) => this.#post({ op: 'stdout', id, data }));
-      child.stderr!.setEncoding('utf8').on('data', (data: string) => this.#post({ op: 'stderr', id, data }));
+      this.#relay(child.stdout!, 'stdout', id);
+      this.#relay(child.stderr!, 'stderr', id);
       child.stdin!.on('error', () => {});
       child.once('exit', (code, signal) => {
         this.#byId.delete(id);
@@ -100,6 +103,30 @@ export class ChildProcesses {
         this.#events.exited(key, pid);
         this.#post({ op: 'exit', id, code, signal });
       });
+    });
+  }
+
+  /**
+   * Relays a subprocess's output to its session, at most `OUTPUT_BYTES_PER_SECOND` per stream:
+   * past it the stream is paused until the next second, so the pipe fills and the subprocess
+   * waits on its own writes. Nothing is lost, and a chatty subprocess cannot queue unbounded
+   * messages for a worker that reads them slower than they come.
+   */
+  #relay(stream: Readable, op: 'stdout' | 'stderr', id: number): void {
+    let windowStart = 0;
+    let bytes = 0;
+    stream.setEncoding('utf8').on('data', (data: string) => {
+      this.#post({ op, id, data });
+      const now = performance.now();
+      if (now - windowStart >= 1_000) {
+        windowStart = now;
+        bytes = 0;
+      }
+      bytes += data.length;
+      if (bytes >= OUTPUT_BYTES_PER_SECOND) {
+        stream.pause();
+        setTimeout(() => stream.resume(), 1_000 - (now - windowStart)).unref();
+      }
     });
   }
 

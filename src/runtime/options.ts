@@ -30,8 +30,11 @@ export interface RuntimeOptions {
   startTimeoutMs?: number;
   /** Milliseconds a session may take to shut down before it is stopped by force. Default: 5000. */
   shutdownTimeoutMs?: number;
-  /** Per-session mailbox: events accepted but not yet processed. Default: `{ capacity: 1024 }`. */
-  mailbox?: { capacity?: number };
+  /**
+   * Per-session mailbox: events accepted but not yet processed, bounded by count and by bytes
+   * (each event's estimated encoded size, an upper bound). Default: `{ capacity: 1024, maxBytes: 8 MiB }`.
+   */
+  mailbox?: { capacity?: number; maxBytes?: number };
   /** Largest encoded event `send` accepts, in bytes. Default: 1 MiB. */
   maxEventBytes?: number;
   /** V8 limits for each worker (piscina's `resourceLimits`). Default: a 64 MB young generation. */
@@ -86,6 +89,7 @@ export interface ResolvedOptions {
   readonly startTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly mailboxCapacity: number;
+  readonly mailboxMaxBytes: number;
   readonly maxEventBytes: number;
   readonly resourceLimits: ResourceLimits;
   readonly logger: Logger;
@@ -165,6 +169,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
       objectOption('options.mailbox', options.mailbox).capacity,
       1_024,
     ),
+    mailboxMaxBytes: positiveInteger('options.mailbox.maxBytes', objectOption('options.mailbox', options.mailbox).maxBytes, 8 * 1024 * 1024),
     maxEventBytes: positiveInteger('options.maxEventBytes', options.maxEventBytes, 1024 * 1024),
     resourceLimits: resolveResourceLimits(objectOption('options.resourceLimits', options.resourceLimits)),
     logger: resolveLogger(options.logger),

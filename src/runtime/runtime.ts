@@ -550,6 +550,7 @@ export class Runtime {
       );
     }
     const copy = this.#checkEvent(event);
+    const bytes = this.#copier.bytes;
     let record = this.#byId.get(id);
     if (record === undefined) {
       const leaving = this.#leaving.get(id);
@@ -564,7 +565,7 @@ export class Runtime {
       }
       record = reactivated;
     }
-    return this.#enqueue(record, copy);
+    return this.#enqueue(record, copy, bytes);
   }
 
   /** A checked copy of `event`, within `maxEventBytes`; throws `InvalidEventError`. */
@@ -592,11 +593,17 @@ export class Runtime {
     }
   }
 
-  #enqueue(record: SessionRecord, copy: SessionEvent): Promise<void> {
+  #enqueue(record: SessionRecord, copy: SessionEvent, bytes: number): Promise<void> {
     const { id } = record;
     const capacity = this.#options.mailboxCapacity;
     if (record.inFlight >= capacity) return Promise.reject(new MailboxFullError(id, capacity));
-    const seq = record.journalEvent(copy);
+    // `bytes`: the copier's upper-bound estimate of the event's size. An empty mailbox takes any
+    // event within maxEventBytes.
+    const maxBytes = this.#options.mailboxMaxBytes;
+    if (record.inFlightBytes + bytes > maxBytes && record.inFlight > 0) {
+      return Promise.reject(new MailboxFullError(id, capacity, { waiting: record.inFlightBytes, maxBytes }));
+    }
+    const seq = record.journalEvent(copy, bytes);
     this.#touch(record);
     if (this.#eventTaps) this.#eventTaps.get(id)?.forEach((tap) => tap(copy));
     const kept = this.#journaling ? this.#store.append(id, seq, copy) : RESOLVED;

@@ -80,11 +80,19 @@ export class SessionRecord implements Mailbox, PoolMember {
     return this.accepted - this.processed;
   }
 
-  /** Records an accepted event in the journal; returns its seq. */
-  journalEvent(event: unknown): number {
+  /** Estimated encoded bytes of the events in the mailbox (see `journalEvent`). */
+  inFlightBytes = 0;
+  /** The sizes of the events in the mailbox, oldest first from `#sizesHead`; only while any wait. */
+  #sizes: number[] | undefined;
+  #sizesHead = 0;
+
+  /** Records an accepted event of about `bytes` encoded in the journal; returns its seq. */
+  journalEvent(event: unknown, bytes: number): number {
     this.accepted++;
     this.#totals.mailboxed++;
     this.journal.push(event);
+    this.inFlightBytes += bytes;
+    (this.#sizes ??= []).push(bytes);
     return ++this.seq;
   }
 
@@ -120,6 +128,15 @@ export class SessionRecord implements Mailbox, PoolMember {
     if (this.ended) return;
     this.processed++;
     this.#totals.mailboxed--;
+    const sizes = this.#sizes;
+    if (sizes) {
+      this.inFlightBytes -= sizes[this.#sizesHead++] ?? 0;
+      if (this.#sizesHead === sizes.length) {
+        this.#sizes = undefined;
+        this.#sizesHead = 0;
+        this.inFlightBytes = 0;
+      }
+    }
     const waiters = this.#drainWaiters;
     if (waiters === undefined) return;
     while (waiters.length > 0 && waiters[0]!.target <= this.processed) waiters.shift()!.wake();
@@ -152,6 +169,8 @@ export class SessionRecord implements Mailbox, PoolMember {
     // Its unprocessed events leave the totals now; their acks, if any still come, are not counted again.
     this.#totals.mailboxed -= this.inFlight;
     this.processed = this.accepted;
+    this.#sizes = undefined;
+    this.inFlightBytes = 0;
     this.ended = true;
     this.endCause = cause;
     this.pending = undefined;
