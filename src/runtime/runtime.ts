@@ -443,8 +443,8 @@ export class Runtime {
   async spawn(kind: string, options: SpawnOptions): Promise<SessionRef> {
     this.#assertOpen('spawn');
     if (typeof kind !== 'string' || !this.#machines.has(kind)) throw new UnknownMachineError(typeof kind === 'string' ? kind : describe(kind), [...this.#machines.keys()]);
-    const { id, pool, input } = this.#checkSpawnOptions(options);
-    await this.#claimId(id, options.replace === true);
+    const { id, pool, input, replace } = this.#readSpawnOptions(options);
+    await this.#claimId(id, replace);
     this.#assertOpen('spawn');
     // Placement and registration happen in one synchronous step, so concurrent spawns see each
     // other's load and cannot both take the id.
@@ -473,7 +473,17 @@ export class Runtime {
     return new SessionHandle(this, id);
   }
 
-  #checkSpawnOptions(options: SpawnOptions): { id: string; pool: string; input: unknown } {
+  /** The checked options; whatever reading them throws (a Proxy, a getter) is an `InvalidOptionError`. */
+  #readSpawnOptions(options: SpawnOptions): { id: string; pool: string; input: unknown; replace: boolean } {
+    try {
+      return this.#checkSpawnOptions(options);
+    } catch (error) {
+      if (error instanceof ActorhostError) throw error;
+      throw new InvalidOptionError(`spawn options could not be read (${error instanceof Error ? error.message : describe(error)}); pass a plain object`);
+    }
+  }
+
+  #checkSpawnOptions(options: SpawnOptions): { id: string; pool: string; input: unknown; replace: boolean } {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError(`spawn options must be an object such as { id: 'conv-1' } (got ${typeof options})`);
     }
@@ -509,7 +519,7 @@ export class Runtime {
           : `spawn options.${failure?.message ?? 'input is not plain data'}`,
       );
     }
-    return { id, pool, input: copy };
+    return { id, pool, input: copy, replace: replace === true };
   }
 
   /** Frees `id` for a new session: refuses, or with `replace` shuts the holder down first. */
