@@ -2,7 +2,7 @@
 // writes bench/results/<timestamp>.json, latest.json, latest.md and latest.html (charts, offline).
 //
 //   npm run bench                                   # everything (a few minutes)
-//   npm run bench -- --only core,cpu                # some scenarios: core cpu storm supervision ipc inspection
+//   npm run bench -- --only core,cpu                # some scenarios: core cpu storm supervision ipc inspection hardening
 //   npm run bench -- --sizes 10000 --events 1000000 # core at one size
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { inspectionCost, inspectorPageCost } from './scenarios/inspection.js';
 import { ipcThroughput } from './scenarios/ipc.js';
 import { cpuHeavy, crashStorm } from './scenarios/storm.js';
 import { evictionChurn, journalCost, lruTouchCost, recoveryTime } from './scenarios/supervision.js';
+import { churnHeap, sendCost, walkerCost } from './scenarios/hardening.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,11 +35,13 @@ const { values } = parseArgs({
     'ipc-requests': { type: 'string', default: '200000' },
     'inspect-events': { type: 'string', default: '200000' },
     'page-sessions': { type: 'string', default: '100000' },
+    'churn-sessions': { type: 'string', default: '250000' },
+    'walker-events': { type: 'string', default: '2000000' },
     out: { type: 'string', default: new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
   },
 });
 
-const ALL = ['core', 'cpu', 'storm', 'supervision', 'ipc', 'inspection'] as const;
+const ALL = ['core', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'hardening'] as const;
 type Scenario = (typeof ALL)[number];
 const chosen = (values.only?.split(',') ?? [...ALL]) as Scenario[];
 const workers = Number(values.workers);
@@ -233,6 +236,33 @@ async function runInspection(): Promise<void> {
   });
 }
 
+async function runHardening(): Promise<void> {
+  progress('hardening: host heap after churn, the send path walker');
+  const churn = await churnHeap(Number(values['churn-sessions']));
+  const walkerEvents = Number(values['walker-events']);
+  const walker = walkerCost(walkerEvents);
+  const send = await sendCost(Math.min(walkerEvents, 200_000));
+  data.hardening = { churn, walker, sendNs: send };
+  const MiB = 1024 * 1024;
+  show({
+    title: `Hardening — ${churn.sessions.toLocaleString('en-US')} sessions churned; the walker on ${walkerEvents.toLocaleString('en-US')} events`,
+    header: ['metric', 'actorhost', 'baseline', 'ratio', 'target', 'met'],
+    rows: [
+      [
+        `host heap + external after ${churn.sessions.toLocaleString('en-US')} spawn/stop (after GC)`,
+        `${(churn.afterBytes / MiB).toFixed(1)} MiB`,
+        `${(churn.beforeBytes / MiB).toFixed(1)} MiB (after 0)`,
+        ratio(churn.afterBytes, churn.beforeBytes),
+        '≤ 1.1×',
+        churn.afterBytes <= 1.1 * churn.beforeBytes ? 'yes' : 'NO',
+      ],
+      ['spawn + stop rate during the churn', `${format(churn.perSec)} /s`, '', '', '', ''],
+      ['walker per event (check, copy, size)', `${format(walker.currentNs)} ns`, `${format(walker.legacyNs)} ns (before the hardening)`, ratio(walker.currentNs, walker.legacyNs), '', ''],
+      ['host-side send, per call (1,000 sessions)', `${format(send)} ns`, '', '', '', ''],
+    ],
+  });
+}
+
 const run: Record<Scenario, () => Promise<void>> = {
   core: runCore,
   cpu: runCpu,
@@ -240,6 +270,7 @@ const run: Record<Scenario, () => Promise<void>> = {
   supervision: runSupervision,
   ipc: runIpc,
   inspection: runInspection,
+  hardening: runHardening,
 };
 for (const name of chosen) {
   if (!run[name]) throw new Error(`unknown scenario "${name}"; known: ${ALL.join(', ')}`);

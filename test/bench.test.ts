@@ -23,13 +23,14 @@ describe('npm run bench', () => {
           ...['--recovery-sessions', '200', '--churn-capacity', '50', '--churn-accesses', '2000'],
           ...['--journal-events', '5000', '--lru-sessions', '1000'],
           ...['--ipc-requests', '5000', '--inspect-events', '5000', '--page-sessions', '500'],
+          ...['--churn-sessions', '2000', '--walker-events', '20000'],
           ...['--out', `${out}/`],
         ],
         { timeout: 180_000 },
         (error, output) => (error ? reject(error) : resolve(output)),
       ),
     );
-    for (const row of ['| trivial events/s |', '| events/s |', '| accepted events lost | 0 | 0 | yes |', '| recovery, 200 sessions on the shard |', '| requests/s, pipelined (256 in flight) |', '| inspector page request, 500 sessions |']) {
+    for (const row of ['| trivial events/s |', '| events/s |', '| accepted events lost | 0 | 0 | yes |', '| recovery, 200 sessions on the shard |', '| requests/s, pipelined (256 in flight) |', '| inspector page request, 500 sessions |', '| host heap + external after 2,000 spawn/stop (after GC) |', '| walker per event (check, copy, size) |']) {
       expect(stdout).toContain(row);
     }
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {

@@ -84,16 +84,19 @@ export class PlainCopier {
   #copy(value: unknown, depth: number): unknown {
     switch (typeof value) {
       case 'string':
-        if (!this.#count(1 + value.length, 5 + 3 * value.length)) return this.#fail('too-large');
+        this.bytes += 5 + 3 * value.length;
+        if ((this.#atLeast += 1 + value.length) > this.#maxBytes) return this.#fail('too-large');
         if (!(value as unknown as WellFormed).isWellFormed()) {
           return this.#fail('is a string with a lone surrogate (not well-formed UTF-16), which would arrive as U+FFFD; send well-formed text, or bytes');
         }
         return value;
       case 'number':
-        return this.#count(1, 9) ? value : this.#fail('too-large');
+        this.bytes += 9;
+        return ++this.#atLeast <= this.#maxBytes ? value : this.#fail('too-large');
       case 'boolean':
       case 'undefined':
-        return this.#count(1, 1) ? value : this.#fail('too-large');
+        this.bytes += 1;
+        return ++this.#atLeast <= this.#maxBytes ? value : this.#fail('too-large');
       case 'bigint':
         if (value < MIN_INT64 || value > MAX_UINT64) {
           return this.#fail('is a BigInt outside the 64-bit range, which msgpack cannot carry; send it as a string');
@@ -142,7 +145,8 @@ export class PlainCopier {
     const copy: Record<string, unknown> = {};
     for (const key in value) {
       if (key === '__proto__') return this.#fail('has a "__proto__" key, which would not arrive as sent; rename it');
-      if (!this.#count(1 + key.length, 5 + 3 * key.length)) return this.#fail('too-large');
+      this.bytes += 5 + 3 * key.length;
+      if ((this.#atLeast += 1 + key.length) > this.#maxBytes) return this.#fail('too-large');
       const item = this.#copy(value[key], depth + 1);
       if (item === FAILED) {
         this.#path.push(/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
