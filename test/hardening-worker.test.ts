@@ -1,6 +1,9 @@
 // What a session does inside its worker never wedges its neighbours or the host: a context that
 // cannot be encoded fails that session alone; a neighbour that kills the worker costs no
 // subscriber a snapshot.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SessionCrashedError, fixture, useRuntime, type Runtime } from './helpers.js';
 
@@ -52,6 +55,26 @@ describe('a session whose context cannot be encoded', () => {
     await rt.send('neighbour-0', { type: 'INC' });
     await neighboursCount(rt, neighbours.slice(0, 1), 2);
     expect(seen).toEqual([1, 2]);
+  });
+
+  it('is not stuck after a host restart on its store: it crashes alone, the neighbour resumes', async () => {
+    const path = mkdtempSync(join(tmpdir(), 'actorhost-unencodable-'));
+    try {
+      const first = await start({ store: { path }, restart: { intensity: 1, periodMs: 60_000 } });
+      await first.spawn('counter', { id: 'neighbour' });
+      await first.spawn('unencodable', { id: 'bad' });
+      await first.send('neighbour', { type: 'INC' });
+      await first.send('bad', { type: 'SYMBOL' });
+      await first.shutdown();
+      const second = await start({ store: { path }, restart: { intensity: 1, periodMs: 60_000 } });
+      expect((await second.getSnapshot('neighbour')).context.count).toBe(1);
+      await expect(second.getSnapshot('bad')).rejects.toBeInstanceOf(SessionCrashedError);
+      await second.send('neighbour', { type: 'INC' });
+      expect((await second.getSnapshot('neighbour')).context.count).toBe(2);
+      await second.shutdown();
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
   });
 });
 

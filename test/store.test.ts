@@ -67,6 +67,15 @@ describe('a host that dies and a new one on the same store', () => {
     expect((await rt.getSnapshot('s1')).context.count).toBe(20);
   });
 
+  it("'snapshot': a full mailbox at the crash loses at most mailbox.capacity + snapshotEvery - 1 events", async () => {
+    const path = freshDir();
+    const accepted = JSON.parse(await host([path, 'burst', 'snapshot', '64'])) as { b: number };
+    const rt = await open(path, { durability: 'snapshot' });
+    const lost = accepted.b - ((await rt.getSnapshot('b')).context.count as number);
+    expect(lost).toBeGreaterThanOrEqual(0);
+    expect(lost).toBeLessThanOrEqual(64 + 10 - 1);
+  });
+
   it("'none': nothing resumes", async () => {
     const path = freshDir();
     await host([path, 'crash', 'none', '2', '5']);
