@@ -80,11 +80,13 @@ export class SessionRecord implements Mailbox, PoolMember {
     return this.accepted - this.processed;
   }
 
-  /** Estimated encoded bytes of the events in the mailbox (see `journalEvent`). */
+  /**
+   * Estimated encoded bytes of the events in the mailbox. Each processed event takes away its
+   * share (the mean of those waiting), not its own size: no per-event list to keep (measured: a
+   * FIFO of sizes per session cost throughput at 100,000 sessions). Exact whenever the mailbox
+   * empties, and exact throughout for events of one size.
+   */
   inFlightBytes = 0;
-  /** The sizes of the events in the mailbox, oldest first from `#sizesHead`; only while any wait. */
-  #sizes: number[] | undefined;
-  #sizesHead = 0;
 
   /** Records an accepted event of about `bytes` encoded in the journal; returns its seq. */
   journalEvent(event: unknown, bytes: number): number {
@@ -92,7 +94,6 @@ export class SessionRecord implements Mailbox, PoolMember {
     this.#totals.mailboxed++;
     this.journal.push(event);
     this.inFlightBytes += bytes;
-    (this.#sizes ??= []).push(bytes);
     return ++this.seq;
   }
 
@@ -126,17 +127,10 @@ export class SessionRecord implements Mailbox, PoolMember {
   release(): void {
     // An ended record took its events out of the totals when it ended.
     if (this.ended) return;
+    const waiting = this.accepted - this.processed;
+    this.inFlightBytes = waiting > 1 ? this.inFlightBytes - this.inFlightBytes / waiting : 0;
     this.processed++;
     this.#totals.mailboxed--;
-    const sizes = this.#sizes;
-    if (sizes) {
-      this.inFlightBytes -= sizes[this.#sizesHead++] ?? 0;
-      if (this.#sizesHead === sizes.length) {
-        this.#sizes = undefined;
-        this.#sizesHead = 0;
-        this.inFlightBytes = 0;
-      }
-    }
     const waiters = this.#drainWaiters;
     if (waiters === undefined) return;
     while (waiters.length > 0 && waiters[0]!.target <= this.processed) waiters.shift()!.wake();
@@ -169,7 +163,6 @@ export class SessionRecord implements Mailbox, PoolMember {
     // Its unprocessed events leave the totals now; their acks, if any still come, are not counted again.
     this.#totals.mailboxed -= this.inFlight;
     this.processed = this.accepted;
-    this.#sizes = undefined;
     this.inFlightBytes = 0;
     this.ended = true;
     this.endCause = cause;
