@@ -12,10 +12,34 @@
  * }
  * ```
  */
-export class ActorhostError extends Error {
-  readonly code: string;
+export type ErrorCode =
+  | 'ERR_AUTH'
+  | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_CONNECTION_LOST'
+  | 'ERR_DUPLICATE_SESSION'
+  | 'ERR_INVALID_EVENT'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_LINE_TOO_LONG'
+  | 'ERR_MACHINE_MODULE'
+  | 'ERR_MAILBOX_FULL'
+  | 'ERR_POOL_FULL'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_RPC'
+  | 'ERR_RUNTIME_CLOSED'
+  | 'ERR_SESSION_CRASHED'
+  | 'ERR_STORE'
+  | 'ERR_STORE_LOCKED'
+  | 'ERR_UNKNOWN_MACHINE'
+  | 'ERR_UNKNOWN_SESSION'
+  | 'ERR_WAIT_FOR_TIMEOUT'
+  | 'ERR_WORKER_HANG'
+  | 'ERR_WORKER_START';
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+export class ActorhostError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -201,6 +225,60 @@ export class SessionCrashedError extends ActorhostError {
     super('ERR_SESSION_CRASHED', `Session "${sessionId}" crashed: ${describeCause(cause)}`, { cause });
     this.sessionId = sessionId;
   }
+}
+
+/** The IPC peer answered a request with a JSON-RPC error; `rpcCode` is its error code. */
+export class RpcError extends ActorhostError {
+  readonly rpcCode: number;
+
+  constructor(method: string, error: { code: number; message: string }) {
+    super('ERR_RPC', `${method} failed: ${error.message} (JSON-RPC error ${error.code})`);
+    this.rpcCode = error.code;
+  }
+}
+
+/** An IPC request got no answer in time. */
+export class RequestTimeoutError extends ActorhostError {
+  constructor(method: string, timeoutMs: number) {
+    super('ERR_REQUEST_TIMEOUT', `${method} got no answer within ${timeoutMs} ms; the peer may be down or overloaded.`);
+  }
+}
+
+/** The IPC connection closed before a request was answered. */
+export class ConnectionClosedError extends ActorhostError {
+  constructor(method: string, reason: string) {
+    super('ERR_CONNECTION_CLOSED', `${method} was not answered: the connection closed (${reason}).`);
+  }
+}
+
+/** A JSON-RPC line was longer than the bound; the connection is closed. */
+export class LineTooLongError extends ActorhostError {
+  constructor(maxBytes: number) {
+    super('ERR_LINE_TOO_LONG', `a JSON-RPC line exceeded ${maxBytes} bytes; the connection is closed`);
+  }
+}
+
+/**
+ * The connection machine lost its link (or gave up reconnecting); requests it held are answered
+ * with it. In a machine's context it travels as plain data (`plainError`); `name` and `code` say which.
+ */
+export class ConnectionLostError extends ActorhostError {
+  /** The message is the reason alone (`2 pongs missed`, `server said bye`): the machine reconnects by itself. */
+  constructor(reason: string) {
+    super('ERR_CONNECTION_LOST', reason);
+  }
+}
+
+/** The connection machine is not connected and already holds `maxQueued` requests. */
+export class QueueFullError extends ActorhostError {
+  constructor(maxQueued: number) {
+    super('ERR_QUEUE_FULL', `Not connected, and ${maxQueued} requests already wait (maxQueued); retry once connected.`);
+  }
+}
+
+/** An error as plain data, for a machine's context or a snapshot: its class name and message. */
+export function plainError(error: ActorhostError): { name: string; message: string } {
+  return { name: error.name, message: error.message };
 }
 
 /** A one-line description of any thrown value, for messages. */

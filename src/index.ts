@@ -31,12 +31,18 @@ export { createIpcServer } from './runtime/ipc-server.js';
 export type { IpcMethod, IpcServer, IpcServerOptions } from './runtime/ipc-server.js';
 export { probeConnection } from './actors/probe-connection.js';
 export type { ProbeResult } from './actors/probe-connection.js';
-export { ConnectionClosedError, RequestTimeoutError, RpcError, PROTOCOL_VERSION } from './actors/json-rpc.js';
+export { PROTOCOL_VERSION } from './actors/json-rpc.js';
 export type { ChildProcessEvent, ChildProcessSpec } from './actors/child-process.js';
 export type { SessionStatus } from './runtime/session-record.js';
 export {
   ActorhostError,
   AuthError,
+  ConnectionClosedError,
+  ConnectionLostError,
+  LineTooLongError,
+  QueueFullError,
+  RequestTimeoutError,
+  RpcError,
   DuplicateSessionError,
   InvalidEventError,
   InvalidOptionError,
@@ -53,3 +59,4 @@ export {
   WorkerHangError,
   WorkerStartError,
 } from './errors.js';
+export type { ErrorCode } from './errors.js';

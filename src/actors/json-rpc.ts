@@ -11,7 +11,9 @@
  * - Writing to a destroyed socket never throws.
  */
 import type { Socket } from 'node:net';
-import { ActorhostError } from '../errors.js';
+import { ConnectionClosedError, LineTooLongError, RequestTimeoutError, RpcError } from '../errors.js';
+
+export { ConnectionClosedError, LineTooLongError, RequestTimeoutError, RpcError };
 
 export const MAX_LINE_BYTES = 1024 * 1024;
 export const PROTOCOL_VERSION = '1';
@@ -32,29 +34,8 @@ export const RPC_METHOD_NOT_FOUND = -32601;
 export const RPC_INTERNAL_ERROR = -32603;
 export const RPC_UNAUTHORIZED = -32001;
 
-/** The peer answered a request with a JSON-RPC error. */
-export class RpcError extends ActorhostError {
-  readonly rpcCode: number;
 
-  constructor(method: string, error: { code: number; message: string }) {
-    super('ERR_RPC', `${method} failed: ${error.message} (JSON-RPC error ${error.code})`);
-    this.rpcCode = error.code;
-  }
-}
 
-/** A request got no answer in time. */
-export class RequestTimeoutError extends ActorhostError {
-  constructor(method: string, timeoutMs: number) {
-    super('ERR_REQUEST_TIMEOUT', `${method} got no answer within ${timeoutMs} ms; the peer may be down or overloaded.`);
-  }
-}
-
-/** The connection closed before a request was answered. */
-export class ConnectionClosedError extends ActorhostError {
-  constructor(method: string, reason: string) {
-    super('ERR_CONNECTION_CLOSED', `${method} was not answered: the connection closed (${reason}).`);
-  }
-}
 
 /** Splits a byte stream into lines, refusing a line over `maxBytes`. */
 export class LineReader {
@@ -83,11 +64,6 @@ export class LineReader {
   }
 }
 
-export class LineTooLongError extends ActorhostError {
-  constructor(maxBytes: number) {
-    super('ERR_LINE_TOO_LONG', `a JSON-RPC line exceeded ${maxBytes} bytes; the connection is closed`);
-  }
-}
 
 /** An empty line (or a lone CR): skipped without copying the line as `trim()` would. */
 export function isBlank(line: string): boolean {

@@ -25,7 +25,7 @@
  */
 import { connect } from 'node:net';
 import { assign, enqueueActions, fromCallback, setup, type AnyActorRef } from 'xstate';
-import { AuthError } from '../errors.js';
+import { AuthError, ConnectionLostError, QueueFullError, plainError } from '../errors.js';
 import {
   JsonRpcConnection,
   PROTOCOL_VERSION,
@@ -212,10 +212,10 @@ export const connectionMachine = setup({
   },
   actions: {
     recordLoss: assign({
-      error: ({ event }) => ({ name: 'ConnectionLostError', message: event.type === 'socket.lost' ? event.reason : 'lost' }),
+      error: ({ event }) => plainError(new ConnectionLostError(event.type === 'socket.lost' ? event.reason : 'lost')),
     }),
     recordAuthFailure: assign({
-      error: ({ event }) => ({ name: 'AuthError', message: new AuthError(event.type === 'socket.authFailed' ? event.reason : '').message }),
+      error: ({ event }) => plainError(new AuthError(event.type === 'socket.authFailed' ? event.reason : '')),
     }),
     recordAuthed: assign({
       serverVersion: ({ event }) => (event.type === 'socket.authed' ? event.serverVersion : undefined),
@@ -251,11 +251,11 @@ export const connectionMachine = setup({
       tell(enqueue as unknown as Teller, self, {
         type: 'connection.response',
         id: event.id,
-        error: { name: 'QueueFullError', message: `not connected, and ${context.maxQueued} requests already wait (maxQueued); retry once connected` },
+        error: plainError(new QueueFullError(context.maxQueued)),
       });
     }),
     refuseQueued: enqueueActions(({ context, enqueue, self }) => {
-      const error = context.error ?? { name: 'ConnectionLostError', message: 'the connection failed' };
+      const error = context.error ?? plainError(new ConnectionLostError('the connection failed'));
       for (const request of context.queue) tell(enqueue as unknown as Teller, self, { type: 'connection.response', id: request.id, error });
       enqueue.assign({ queue: [] });
     }),

@@ -259,6 +259,8 @@ export class Runtime {
   #closed = false;
   #shutdown: Promise<void> | undefined;
   #deadLetters = 0;
+  /** Every event accepted since start: a running total, whatever happens to workers. */
+  #eventsAccepted = 0;
   /** Inspector taps: events accepted per session id (only while an inspector watches one). */
   #eventTaps: Map<string, Set<(event: unknown) => void>> | undefined;
   readonly #failures: Array<{ id: string; at: number; kind: 'crashed' | 'restarted' | 'deadLetter'; message: string }> = [];
@@ -614,6 +616,7 @@ export class Runtime {
       return Promise.reject(new MailboxFullError(id, capacity, { waiting: record.inFlightBytes, maxBytes }));
     }
     const seq = record.journalEvent(copy, bytes);
+    this.#eventsAccepted++;
     this.#touch(record);
     if (this.#eventTaps) this.#eventTaps.get(id)?.forEach((tap) => tap(copy));
     const kept = this.#journaling ? this.#store.append(id, seq, copy) : RESOLVED;
@@ -878,7 +881,7 @@ export class Runtime {
     return {
       sessions: this.#byId.size,
       evicted: this.#passive.size,
-      eventsAccepted: this.#shards.reduce((sum, shard) => sum + shard.eventsAccepted, 0),
+      eventsAccepted: this.#eventsAccepted,
       mailboxed,
       deadLetters: this.#deadLetters,
       crashed: this.#crashed,

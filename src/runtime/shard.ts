@@ -92,6 +92,7 @@ export class Shard {
   readonly #baseLogger: Logger;
   /** Live sessions placed here, for least-loaded placement. */
   sessions = 0;
+  /** Events this worker was sent (since it started; a replacement starts at 0). */
   eventsAccepted = 0;
 
   readonly #pool: Piscina;
@@ -321,7 +322,8 @@ export class Shard {
     }
     this.#batch.push(key, event);
     this.#batchMailboxes.push(mailbox);
-    this.eventsAccepted++;
+    // Watch markers travel in the batch but are not events.
+    if (typeof event !== 'number') this.eventsAccepted++;
     if (this.#batchMailboxes.length >= FLUSH_EVENTS) this.flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
