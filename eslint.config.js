@@ -21,4 +21,18 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: { 'no-console': 'error', '@typescript-eslint/no-explicit-any': 'error' },
   },
+  // The thread boundary (DESIGN.md "Layout"): worker code and host code meet only in protocol/.
+  {
+    files: ['src/actors/worker/**/*.ts', 'src/**/*.worker.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)runtime/', message: 'Worker code never imports host code; share it through src/protocol/.' }] }] },
+  },
+  {
+    files: ['src/runtime/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)actors/worker/|\\.worker(\\.js)?$', message: 'Host code never imports worker code; share it through src/protocol/.' }] }] },
+  },
+  {
+    files: ['src/protocol/**/*.ts', 'src/machines/**/*.ts', 'src/actors/**/*.ts'],
+    ignores: ['src/actors/worker/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)(runtime|actors/worker)/', message: 'protocol/, machines/ and actors/ run on either thread: they import neither host nor worker code.' }] }] },
+  },
 );

@@ -15,8 +15,8 @@ export type {
   SpawnOptions,
 } from './runtime/runtime.js';
 export type { Durability, PoolOptions, RuntimeOptions } from './runtime/options.js';
-export type { ServerLimits } from './runtime/http-guard.js';
-export type { InspectObserver, InspectOption } from './runtime/inspection.js';
+export type { ServerLimits } from './runtime/inspector/http-guard.js';
+export type { InspectObserver, InspectOption } from './runtime/inspector/inspection.js';
 export { fromChildProcess } from './actors/child-process.js';
 export { connectionMachine, backoffDelay } from './machines/connection.machine.js';
 export type {
@@ -27,13 +27,13 @@ export type {
   ConnectionRequest,
   IpcAddress,
 } from './machines/connection.machine.js';
-export { createIpcServer } from './runtime/ipc-server.js';
-export type { IpcMethod, IpcServer, IpcServerOptions } from './runtime/ipc-server.js';
-export { probeConnection } from './actors/probe-connection.js';
-export type { ProbeResult } from './actors/probe-connection.js';
-export { PROTOCOL_VERSION } from './actors/json-rpc.js';
+export { createIpcServer } from './runtime/ipc/ipc-server.js';
+export type { IpcMethod, IpcServer, IpcServerOptions } from './runtime/ipc/ipc-server.js';
+export { probeConnection } from './machines/probe-connection.js';
+export type { ProbeResult } from './machines/probe-connection.js';
+export { PROTOCOL_VERSION } from './protocol/json-rpc.js';
 export type { ChildProcessEvent, ChildProcessSpec } from './actors/child-process.js';
-export type { SessionStatus } from './runtime/session-record.js';
+export type { SessionStatus } from './runtime/sessions/session-record.js';
 export {
   ActorhostError,
   AuthError,

@@ -23,7 +23,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fromCallback } from 'xstate';
-import { childProcessHook, type ChildProcessControl, type ChildProcessHandlers, type ChildProcessSpec } from './child-process-hook.js';
+import { childProcessHook, type ChildProcessControl, type ChildProcessHandlers, type ChildProcessSpec } from '../protocol/child-process-hook.js';
 
 export type ChildProcessEvent =
   | { type: 'child.started'; pid: number }
@@ -32,7 +32,7 @@ export type ChildProcessEvent =
   | { type: 'child.exit'; code: number | null; signal: string | null }
   | { type: 'child.error'; message: string };
 
-export type { ChildProcessSpec } from './child-process-hook.js';
+export type { ChildProcessSpec } from '../protocol/child-process-hook.js';
 
 export const fromChildProcess = fromCallback<{ type: 'child.write'; data: string }, ChildProcessSpec, ChildProcessEvent>(
   ({ input, sendBack, receive, system }) => {

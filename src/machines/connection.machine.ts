@@ -31,7 +31,7 @@ import {
   PROTOCOL_VERSION,
   RPC_UNAUTHORIZED,
   RpcError,
-} from '../actors/json-rpc.js';
+} from '../protocol/json-rpc.js';
 
 export interface BackoffOptions {
   initialMs: number;

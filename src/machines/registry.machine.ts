@@ -8,7 +8,7 @@
  * event. The decisions read the same lists.
  */
 import { setup } from 'xstate';
-import { chooseEvictions, type Pool, type PoolMember } from '../runtime/pool.js';
+import { chooseEvictions, type Pool, type PoolMember } from '../runtime/pools/pool.js';
 
 export interface RegistryInput<Member extends PoolMember> {
   pools: ReadonlyMap<string, Pool<Member>>;

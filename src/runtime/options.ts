@@ -8,8 +8,8 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
-import { resolveInspect, type InspectObserver, type InspectOption } from './inspection.js';
-import type { InspectSettings } from '../actors/wire.js';
+import { resolveInspect, type InspectObserver, type InspectOption } from './inspector/inspection.js';
+import type { InspectSettings } from '../protocol/wire.js';
 
 /** One partition of sessions with its own bound. */
 export interface PoolOptions {

@@ -56,20 +56,20 @@ import {
   type SpawnResult,
   type StopResult,
   type WireSnapshot,
-} from '../actors/wire.js';
-import { importMachine } from '../actors/machine-module.js';
+} from '../protocol/wire.js';
+import { importMachine } from '../protocol/machine-module.js';
 import { PlainCopier, describe } from '../protocol/plain-data.js';
-import { addRestart } from '../actors/restart-window.js';
+import { addRestart } from './supervision/restart-window.js';
 import { createRegistryMachine } from '../machines/registry.machine.js';
 import { shardSupervisorMachine } from '../machines/shard-supervisor.machine.js';
-import type { ServerLimits } from './http-guard.js';
-import { LmdbStore } from './lmdb-store.js';
+import type { ServerLimits } from './inspector/http-guard.js';
+import { LmdbStore } from './store/lmdb-store.js';
 import { DEFAULT_POOL, MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
-import { InspectionRelay } from './inspection.js';
-import { Pool, chooseEvictions } from './pool.js';
-import { POISONED, SessionRecord, type MailboxTotals, type SessionStatus } from './session-record.js';
-import { Shard, type Mailbox } from './shard.js';
-import { MemoryStore, type SessionStore, type StoredSession } from './store.js';
+import { InspectionRelay } from './inspector/inspection.js';
+import { Pool, chooseEvictions } from './pools/pool.js';
+import { POISONED, SessionRecord, type MailboxTotals, type SessionStatus } from './sessions/session-record.js';
+import { Shard, type Mailbox } from './workers/shard.js';
+import { MemoryStore, type SessionStore, type StoredSession } from './store/store.js';
 
 export interface SpawnOptions {
   /** The session's id; unique among live and evicted sessions. */
@@ -924,7 +924,7 @@ export class Runtime {
    */
   async serveInspector(options: InspectorOptions = {}): Promise<{ url: string; token: string; close(): Promise<void> }> {
     this.#assertOpen('serveInspector');
-    const { serveInspector } = await import('./inspector-server.js');
+    const { serveInspector } = await import('./inspector/inspector-server.js');
     const server = await serveInspector(this[INSPECTOR_API](), options, this.#logger);
     const previous = this.#inspectorServer;
     this.#inspectorServer = server;

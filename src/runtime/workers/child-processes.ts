@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ToHost, ToWorker } from '../actors/child-process-hook.js';
+import type { ToHost, ToWorker } from '../../protocol/child-process-hook.js';
 
 const SPAWNS_PER_TURN = 4;
 /** Per subprocess stream: well above what an agent's model streams, far below what floods a worker. */

@@ -8,8 +8,8 @@
  * every durability mode: the store only adds what survives a host restart.
  */
 import type { AnyMachineSnapshot, Observer } from 'xstate';
-import type { Pool, PoolMember } from './pool.js';
-import type { Mailbox, Shard } from './shard.js';
+import type { Pool, PoolMember } from '../pools/pool.js';
+import type { Mailbox, Shard } from '../workers/shard.js';
 
 export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 'evicted';
 

@@ -33,8 +33,8 @@ import {
   isBlank,
   writeMessage,
   type RpcMessage,
-} from '../actors/json-rpc.js';
-import { InvalidOptionError } from '../errors.js';
+} from '../../protocol/json-rpc.js';
+import { InvalidOptionError } from '../../errors.js';
 
 /** A method the server answers once a session has authenticated. */
 export type IpcMethod = (params: unknown, context: { sessionId: string }) => unknown;

@@ -6,8 +6,8 @@
  * worker's actors as one system.
  */
 import type { InspectionEvent, Observer } from 'xstate';
-import type { InspectRecord, InspectSettings } from '../actors/wire.js';
-import { InvalidOptionError } from '../errors.js';
+import type { InspectRecord, InspectSettings } from '../../protocol/wire.js';
+import { InvalidOptionError } from '../../errors.js';
 
 export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 

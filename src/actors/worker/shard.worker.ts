@@ -16,9 +16,9 @@ import {
   type ChildProcessHook,
   type ToHost,
   type ToWorker,
-} from './child-process-hook.js';
+} from '../../protocol/child-process-hook.js';
 import { ShardHost, sessionContext } from './shard-host.js';
-import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit } from './wire.js';
+import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit } from '../../protocol/wire.js';
 
 export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, startTimeoutMs, inspect }: ShardInit): Promise<void> {
   const host = new ShardHost({

@@ -21,7 +21,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { assign, createActor, setup, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
-import { importMachine } from './machine-module.js';
+import { importMachine } from '../../protocol/machine-module.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
@@ -46,7 +46,7 @@ import {
   type StopResult,
   type WireSnapshot,
   type WorkerMessage,
-} from './wire.js';
+} from '../../protocol/wire.js';
 
 interface HostedSession {
   readonly key: number;

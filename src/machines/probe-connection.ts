@@ -4,8 +4,8 @@
  */
 import { connect } from 'node:net';
 import { AuthError } from '../errors.js';
-import { JsonRpcConnection, PROTOCOL_VERSION, RPC_UNAUTHORIZED, RequestTimeoutError, RpcError } from './json-rpc.js';
-import type { IpcAddress } from '../machines/connection.machine.js';
+import { JsonRpcConnection, PROTOCOL_VERSION, RPC_UNAUTHORIZED, RequestTimeoutError, RpcError } from '../protocol/json-rpc.js';
+import type { IpcAddress } from './connection.machine.js';
 
 export interface ProbeResult {
   version: string;

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createGuardedServer, guardWebSocket, parseTarget, refuseUpgrade, type ServerLimits } from './http-guard.js';
 import { INSPECTOR_PAGE } from './inspector-page.js';
-import type { InspectorApi } from './runtime.js';
+import type { InspectorApi } from '../runtime.js';
 
 const SUMMARY_MS = 500;
 const RECENT_EVENTS = 50;

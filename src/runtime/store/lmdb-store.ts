@@ -13,7 +13,7 @@
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { StoreError, StoreLockedError } from '../errors.js';
+import { StoreError, StoreLockedError } from '../../errors.js';
 import type { SessionMeta, SessionState, SessionStore, StoredSession } from './store.js';
 
 interface SessionRow extends SessionMeta {

@@ -24,8 +24,8 @@ import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
-import { MachineModuleError, WorkerHangError, WorkerStartError } from '../errors.js';
-import { MAX_TIMER_MS } from './options.js';
+import { MachineModuleError, WorkerHangError, WorkerStartError } from '../../errors.js';
+import { MAX_TIMER_MS } from '../options.js';
 import { ChildProcesses, type ChildProcessEvents } from './child-processes.js';
 import { TickBatcher } from './tick-batcher.js';
 import {
@@ -46,12 +46,12 @@ import {
   type StopRequest,
   type StopResult,
   type WorkerMessage,
-} from '../actors/wire.js';
+} from '../../protocol/wire.js';
 
 /** Flush a batch as soon as it holds this many events, so one batch stays a short worker turn. */
 const FLUSH_EVENTS = 4_096;
 
-const WORKER_URL = new URL('../actors/shard.worker.js', import.meta.url).href;
+const WORKER_URL = new URL('../../actors/worker/shard.worker.js', import.meta.url).href;
 
 /** What the shard needs to know about a session to account for its mailbox. */
 export interface Mailbox {
