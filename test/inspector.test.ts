@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INSPECTOR_API } from '../dist/src/runtime/runtime.js';
+import { INSPECTOR_API } from '../dist/src/internal.js';
 import { createRuntime, fixture, silentLogger, type Runtime } from './helpers.js';
 
 const ARTIFACTS = new URL('../test-artifacts', import.meta.url).pathname;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Pool, chooseEvictions, type PoolMember } from '../dist/src/runtime/pools/pool.js';
+import { Pool, chooseEvictions, type PoolMember } from '../dist/src/internal.js';
 import {
   DuplicateSessionError,
   PoolFullError,

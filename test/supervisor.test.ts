@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addRestart } from '../dist/src/runtime/supervision/restart-window.js';
+import { addRestart } from '../dist/src/internal.js';
 import {
   SessionCrashedError,
   WorkerHangError,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TickBatcher } from '../dist/src/runtime/workers/tick-batcher.js';
+import { TickBatcher } from '../dist/src/internal.js';
 
 describe('TickBatcher', () => {
   it('sends the calls of one tick together and answers each in order', async () => {

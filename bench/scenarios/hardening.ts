@@ -1,6 +1,6 @@
 // Hardening costs and bounds: the host's heap after a long spawn/stop churn, and the send path's
 // walker (check, copy, size) beside the one it replaced, on the same events in the same run.
-import { PlainCopier } from '../../src/protocol/plain-data.js';
+import { PlainCopier } from '../../src/internal.js';
 import { benchRuntime, collectGarbage } from '../measure.js';
 import { LegacyCopier } from './legacy-copier.js';
 

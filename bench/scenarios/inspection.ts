@@ -1,7 +1,7 @@
 // Inspection scenario: event throughput with inspection off and on, and the inspector's page
 // request at a large session count.
 import type { InspectOption } from '../../src/index.js';
-import { INSPECTOR_API } from '../../src/runtime/runtime.js';
+import { INSPECTOR_API } from '../../src/internal.js';
 import { benchRuntime, drive, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);

@@ -5,7 +5,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { JsonRpcConnection, PROTOCOL_VERSION, corkUntilNextTick } from '../../src/protocol/json-rpc.js';
+import { PROTOCOL_VERSION } from '../../src/index.js';
+import { JsonRpcConnection, corkUntilNextTick } from '../../src/internal.js';
 import { createIpcServer } from '../../src/index.js';
 import { percentile } from '../measure.js';
 

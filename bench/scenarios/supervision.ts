@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolFullError, type Durability, type Runtime, type RuntimeOptions } from '../../src/index.js';
-import { Pool, type PoolMember } from '../../src/runtime/pools/pool.js';
+import { Pool, type PoolMember } from '../../src/internal.js';
 import { benchRuntime, drive, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);

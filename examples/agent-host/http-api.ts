@@ -17,7 +17,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { createGuardedServer, decodeSegment, guardWebSocket, parseTarget, refuseUpgrade } from '../../src/runtime/inspector/http-guard.js';
+import { createGuardedServer, decodeSegment, guardWebSocket, parseTarget, refuseUpgrade } from '../../src/internal.js';
 import {
   ActorhostError,
   DuplicateSessionError,

@@ -18,8 +18,7 @@ export interface ShardSupervisorInput {
   giveUp(cause: Error): void;
 }
 
-interface ShardSupervisorContext extends ShardSupervisorInput {
-  exits: number;
+export interface ShardSupervisorContext extends ShardSupervisorInput {
   lastCause: Error | undefined;
   /** The replacement died while recovering: recover again once this recovery ends. */
   exitedWhileRecovering: boolean;
@@ -38,14 +37,14 @@ export const shardSupervisorMachine = setup({
   },
 }).createMachine({
   id: 'actorhost.shardSupervisor',
-  context: ({ input }) => ({ ...input, exits: 0, lastCause: undefined, exitedWhileRecovering: false }),
+  context: ({ input }) => ({ ...input, lastCause: undefined, exitedWhileRecovering: false }),
   initial: 'running',
   states: {
     running: {
       on: {
         'worker.exited': {
           target: 'recovering',
-          actions: assign({ exits: ({ context }) => context.exits + 1, lastCause: ({ event }) => event.cause }),
+          actions: assign({ lastCause: ({ event }) => event.cause }),
         },
       },
     },
@@ -54,7 +53,6 @@ export const shardSupervisorMachine = setup({
       on: {
         'worker.exited': {
           actions: assign({
-            exits: ({ context }) => context.exits + 1,
             lastCause: ({ event }) => event.cause,
             exitedWhileRecovering: true,
           }),

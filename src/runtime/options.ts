@@ -60,6 +60,11 @@ export interface RuntimeOptions {
   /** The clock, for recency floors and restart windows. Default: `Date.now`. */
   now?: () => number;
   /**
+   * The clock's timers, for the watchdog, the standby worker, `waitFor` and other delays.
+   * Default: Node's. Tests inject their own to move time by hand.
+   */
+  clock?: Partial<Clock>;
+  /**
    * Keep one extra worker started and idle, so a dead worker's sessions are restored without
    * waiting for a new worker to boot (~70 ms here). Default: true.
    */
@@ -75,6 +80,19 @@ export interface RuntimeOptions {
 }
 
 export type Durability = 'journal' | 'snapshot' | 'none';
+
+/** The injected clock (xstate's `Clock` shape): `now`, and timers that `clearTimeout` cancels. */
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Lets the process exit while only this timer waits (a Node timer; other clocks' handles are left as they are). */
+export function unref(handle: unknown): unknown {
+  (handle as { unref?: () => void } | undefined)?.unref?.();
+  return handle;
+}
 
 export interface ResolvedPool {
   readonly name: string;
@@ -100,6 +118,8 @@ export interface ResolvedOptions {
   readonly watchdog: { heartbeatMs: number; hangTimeoutMs: number };
   readonly snapshotEvery: number;
   readonly now: () => number;
+  readonly setTimeout: Clock['setTimeout'];
+  readonly clearTimeout: Clock['clearTimeout'];
   readonly standbyWorker: boolean;
   readonly ipcServer: { revoke(sessionId: string): void } | undefined;
   readonly inspect: { settings: InspectSettings; observer: InspectObserver | undefined };
@@ -122,6 +142,7 @@ const KNOWN_OPTIONS = new Set([
   'watchdog',
   'snapshotEvery',
   'now',
+  'clock',
   'standbyWorker',
   'ipcServer',
   'inspect',
@@ -182,7 +203,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     },
     watchdog: resolveWatchdog(objectOption('options.watchdog', options.watchdog)),
     snapshotEvery: positiveInteger('options.snapshotEvery', options.snapshotEvery, 100),
-    now: resolveClock(options.now),
+    ...resolveClock(options.now, objectOption('options.clock', options.clock)),
     standbyWorker: boolean('options.standbyWorker', options.standbyWorker, true),
     ipcServer: resolveIpcServer(options.ipcServer),
     inspect: resolveInspect(options.inspect),
@@ -256,10 +277,21 @@ function resolveIpcServer(server: unknown): ResolvedOptions['ipcServer'] {
   return server as ResolvedOptions['ipcServer'];
 }
 
-function resolveClock(now: unknown): () => number {
-  if (now === undefined) return Date.now;
-  if (typeof now !== 'function') throw new InvalidOptionError(`options.now must be a function returning milliseconds (got ${show(now)})`);
-  return now as () => number;
+function resolveClock(now: unknown, clock: Partial<Clock>): Clock {
+  const given = clock.now ?? now;
+  if (given !== undefined && typeof given !== 'function') {
+    throw new InvalidOptionError(`options.now must be a function returning milliseconds (got ${show(given)})`);
+  }
+  for (const name of ['setTimeout', 'clearTimeout'] as const) {
+    if (clock[name] !== undefined && typeof clock[name] !== 'function') {
+      throw new InvalidOptionError(`options.clock.${name} must be a function (got ${show(clock[name])})`);
+    }
+  }
+  return {
+    now: (given as (() => number) | undefined) ?? Date.now,
+    setTimeout: clock.setTimeout ?? ((callback, ms) => setTimeout(callback, ms)),
+    clearTimeout: clock.clearTimeout ?? ((handle) => clearTimeout(handle as NodeJS.Timeout)),
+  };
 }
 
 function boolean(name: string, value: unknown, fallback: boolean): boolean {

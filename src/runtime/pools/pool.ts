@@ -71,21 +71,3 @@ export class Pool<Member extends PoolMember = PoolMember> {
     member.lruPrev = member.lruNext = undefined;
   }
 }
-
-/**
- * Eviction. The pool is over capacity. Returns up to `count` members to evict: least recently
- * used first, skipping any that is pinned, not active, or has events waiting (mid-turn). Stops at
- * the first member touched within the recency floor: the list is in recency order, so every
- * member after it is more recent still.
- */
-export function chooseEvictions<Member extends PoolMember>(pool: Pool<Member>, count: number, now: number): Member[] {
-  const chosen: Member[] = [];
-  if (count <= 0) return chosen;
-  for (const member of pool.leastRecent()) {
-    if (now - member.lastActiveAt < pool.recencyFloorMs) break;
-    if (member.pins > 0 || member.inFlight > 0 || member.status !== 'active') continue;
-    chosen.push(member);
-    if (chosen.length === count) break;
-  }
-  return chosen;
-}

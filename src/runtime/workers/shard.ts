@@ -25,7 +25,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { MachineModuleError, WorkerHangError, WorkerStartError } from '../../errors.js';
-import { MAX_TIMER_MS } from '../options.js';
+import { MAX_TIMER_MS, unref, type Clock } from '../options.js';
 import { ChildProcesses, type ChildProcessEvents } from './child-processes.js';
 import { TickBatcher } from './tick-batcher.js';
 import {
@@ -73,6 +73,7 @@ export interface ShardStartOptions {
   startTimeoutMs: number;
   inspect: InspectSettings;
   watchdog: { heartbeatMs: number; hangTimeoutMs: number };
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   logger: Logger;
   handlers: ShardHandlers;
   childProcesses: ChildProcessEvents;
@@ -111,8 +112,10 @@ export class Shard {
   #exitCause: Error | undefined;
   #terminateCause: Error | undefined;
   #closing = false;
-  #heartbeat: NodeJS.Timeout | undefined;
-  #pingSentAt = 0;
+  readonly #clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  #heartbeat: unknown;
+  #pinging = false;
+  #missedBeats = 0;
   /** What the worker reported at its latest heartbeat. */
   lastStats: ShardStats = { sessions: 0, eventsProcessed: 0, heapUsed: 0 };
 
@@ -127,6 +130,7 @@ export class Shard {
 
   private constructor(options: ShardStartOptions) {
     this.#index = options.index;
+    this.#clock = options.clock;
     this.#baseLogger = options.logger;
     this.#logger = options.logger.child({ shard: options.index });
     this.#handlers = options.handlers;
@@ -186,12 +190,12 @@ export class Shard {
   /** Starts the worker and waits until it has imported every machine module. */
   static async start(options: ShardStartOptions): Promise<Shard> {
     const shard = new Shard(options);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     try {
       // The worker bounds each module's import; this bounds the whole start, whatever hangs.
       const margin = options.startTimeoutMs * (options.machines.size + 1);
       const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the worker did not start within ${margin} ms`)), Math.min(margin, MAX_TIMER_MS));
+        timer = options.clock.setTimeout(() => reject(new Error(`the worker did not start within ${margin} ms`)), Math.min(margin, MAX_TIMER_MS));
       });
       await Promise.race([shard.call((api) => api.init()), timedOut]);
     } catch (error) {
@@ -203,7 +207,7 @@ export class Shard {
       }
       throw new WorkerStartError(options.index, error);
     } finally {
-      clearTimeout(timer);
+      options.clock.clearTimeout(timer);
     }
     return shard;
   }
@@ -223,28 +227,37 @@ export class Shard {
     this.#logger = this.#baseLogger.child({ shard: index });
   }
 
+  /**
+   * The watchdog. Each beat sends a ping (which also fetches the worker's figures for stats());
+   * a ping still unanswered counts the beats it missed, on the clock's own timers, so the
+   * watchdog runs on an injected clock as on Node's.
+   */
   #startHeartbeat({ heartbeatMs, hangTimeoutMs }: ShardStartOptions['watchdog']): void {
-    this.#heartbeat = setInterval(() => {
-      if (this.#pingSentAt !== 0) {
-        const waited = Date.now() - this.#pingSentAt;
-        if (waited >= hangTimeoutMs) void this.terminate(new WorkerHangError(this.#index, waited));
-        return;
+    const beat = () => {
+      if (this.#pinging) {
+        const waited = ++this.#missedBeats * heartbeatMs;
+        if (waited >= hangTimeoutMs) {
+          void this.terminate(new WorkerHangError(this.#index, waited));
+          return;
+        }
+      } else {
+        this.#pinging = true;
+        this.#missedBeats = 0;
+        this.call((api) => api.stats()).then(
+          (stats) => {
+            this.lastStats = stats;
+            this.#pinging = false;
+          },
+          () => {},
+        );
       }
-      // The heartbeat asks for the worker's figures: a ping that also feeds stats().
-      this.#pingSentAt = Date.now();
-      this.call((api) => api.stats()).then(
-        (stats) => {
-          this.lastStats = stats;
-          this.#pingSentAt = 0;
-        },
-        () => {},
-      );
-    }, heartbeatMs);
-    this.#heartbeat.unref();
+      this.#heartbeat = unref(this.#clock.setTimeout(beat, heartbeatMs));
+    };
+    this.#heartbeat = unref(this.#clock.setTimeout(beat, heartbeatMs));
   }
 
   #stopHeartbeat(): void {
-    clearInterval(this.#heartbeat);
+    this.#clock.clearTimeout(this.#heartbeat);
     this.#heartbeat = undefined;
   }
 
@@ -374,8 +387,10 @@ export class Shard {
     if (this.alive) {
       this.#closing = true;
       // The worker bounds each session's shutdown by `timeoutMs`; the margin covers the round trip.
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs + 1_000).unref());
+      let timer: unknown;
+      const deadline = new Promise<void>((resolve) => (timer = unref(this.#clock.setTimeout(resolve, timeoutMs + 1_000))));
       await Promise.race([this.#api.close(timeoutMs).catch(() => {}), this.#exited.catch(() => {}), deadline]);
+      this.#clock.clearTimeout(timer);
     }
     await this.destroy();
   }

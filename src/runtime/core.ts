@@ -1,0 +1,58 @@
+/**
+ * What the runtime's parts share: the resolved options, the store, the pools, the counters, and
+ * each other. `Runtime` (the facade) builds one core and its parts; a part reaches another only
+ * through it, so no part imports another's module for its value and there is no import circle.
+ */
+import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import type { Logger } from 'pino';
+import type { RuntimeEventHub } from './events.js';
+import type { InspectionRelay } from './inspector/inspection.js';
+import type { ResolvedOptions } from './options.js';
+import type { Pool } from './pools/pool.js';
+import type { SessionDirectory } from './sessions/session-directory.js';
+import type { SessionLifecycle } from './sessions/session-lifecycle.js';
+import type { MailboxTotals, SessionRecord } from './sessions/session-record.js';
+import type { SessionStopper } from './sessions/session-stopper.js';
+import type { SessionStore } from './store/store.js';
+import type { SupervisorActor } from './supervision/supervisor.js';
+import type { WorkerFleet } from './workers/worker-fleet.js';
+
+export interface RuntimeCounters {
+  crashed: number;
+  restarts: number;
+  evictions: number;
+  /** Every event accepted since start: a running total, whatever happens to workers. */
+  eventsAccepted: number;
+}
+
+export interface RuntimeCore {
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Machine kinds as the host loaded them (for host-side snapshots and charts). */
+  readonly machines: Map<string, AnyStateMachine>;
+  readonly pools: Map<string, Pool<SessionRecord>>;
+  readonly totals: MailboxTotals;
+  readonly counters: RuntimeCounters;
+  readonly inspection: InspectionRelay | undefined;
+  store: SessionStore;
+  /** Every accepted event goes to the store's journal (set once the store is open). */
+  journaling: boolean;
+  /** Snapshots (and session metadata) go to the store. */
+  snapshotting: boolean;
+  closed: boolean;
+  /** Inspector taps: events accepted per session id (only while an inspector watches one). */
+  eventTaps: Map<string, Set<(event: unknown) => void>> | undefined;
+  readonly events: RuntimeEventHub;
+  readonly directory: SessionDirectory;
+  readonly fleet: WorkerFleet;
+  readonly lifecycle: SessionLifecycle;
+  readonly stopper: SessionStopper;
+  readonly supervisor: SupervisorActor;
+}
+
+/** The host's own actors (the supervisor, the shard supervisors) are inspected like the sessions. */
+export function hostInspect(core: Pick<RuntimeCore, 'inspection'>): { inspect?: (event: InspectionEvent) => void } {
+  const relay = core.inspection;
+  return relay ? { inspect: (event) => relay.emit(event) } : {};
+}

@@ -1,0 +1,123 @@
+/**
+ * The intake: what `send` does on the host before an event reaches its worker.
+ *
+ * Contract (DESIGN.md, "Accepted means kept"): `send` resolves once the event is accepted — it
+ * passed the plain-data walk, fits `maxEventBytes`, fits the session's mailbox (by count and by
+ * bytes), is in the session's journal (on disk first with `durability: 'journal'`), and is queued
+ * in order for the session's worker. It never throws: every refusal is a typed rejection. An
+ * event sent while its session is being evicted waits for the eviction, then reactivates it: the
+ * checked copy waits, never the caller's object.
+ */
+import {
+  ActorhostError,
+  InvalidEventError,
+  MailboxFullError,
+  RuntimeClosedError,
+  UnknownSessionError,
+} from '../../errors.js';
+import { PlainCopier, describe } from '../../protocol/plain-data.js';
+import { createPackr } from '../../protocol/wire.js';
+import type { RuntimeCore } from '../core.js';
+import type { SessionEvent } from '../types.js';
+import type { SessionRecord } from './session-record.js';
+import { checkId } from './spawn-options.js';
+
+const RESOLVED = Promise.resolve();
+
+export class Intake {
+  readonly #core: RuntimeCore;
+  readonly #copier = new PlainCopier();
+  readonly #packr = createPackr();
+
+  constructor(core: RuntimeCore) {
+    this.#core = core;
+  }
+
+  /** The walker, shared with spawn's input check (one per runtime, reused: no allocation per call). */
+  get copier(): PlainCopier {
+    return this.#copier;
+  }
+
+  send(id: string, event: SessionEvent): Promise<void> {
+    try {
+      return this.#send(id, event);
+    } catch (error) {
+      // Nothing of the caller's may make `send` throw: a throwing getter, a Proxy, a symbol id.
+      return Promise.reject(
+        error instanceof ActorhostError
+          ? error
+          : new InvalidEventError(`it could not be read (${error instanceof Error ? error.message : describe(error)}); events must be plain data`),
+      );
+    }
+  }
+
+  #send(id: string, event: SessionEvent): Promise<void> {
+    const { directory, lifecycle, events } = this.#core;
+    if (this.#core.closed) return Promise.reject(new RuntimeClosedError('send'));
+    checkId('send', id);
+    if (event === null || typeof event !== 'object' || typeof event.type !== 'string') {
+      return Promise.reject(
+        new InvalidEventError(`expected an object with a string "type", such as { type: 'USER_MESSAGE' } (got ${describeEvent(event)})`),
+      );
+    }
+    const copy = this.#check(event);
+    const bytes = this.#copier.bytes;
+    let record = directory.byId.get(id);
+    if (record === undefined) {
+      const leaving = directory.leaving.get(id);
+      // The copy waits, not the caller's object: what was checked is what is sent.
+      if (leaving?.mode === 'evict' && !leaving.superseded) return leaving.done.then(() => this.send(id, copy));
+      if (leaving) return Promise.reject(new UnknownSessionError(id, 'it is stopping'));
+      if (!directory.passive.has(id)) return Promise.reject(new UnknownSessionError(id));
+      const reactivated = lifecycle.reactivate(id);
+      if (reactivated instanceof Error) {
+        events.deadLetter(id, copy, reactivated.message);
+        return Promise.reject(reactivated);
+      }
+      record = reactivated;
+    }
+    return this.#accept(record, copy, bytes);
+  }
+
+  /** A checked copy of `event`, within `maxEventBytes`; throws `InvalidEventError`. */
+  #check(event: SessionEvent): SessionEvent {
+    const limit = this.#core.options.maxEventBytes;
+    const copy = this.#copier.copy(event, 'event', limit);
+    const failure = this.#copier.failure;
+    const tooLarge = (size: string) =>
+      new InvalidEventError(`"${event.type}" is ${size} bytes encoded; the limit is options.maxEventBytes = ${limit}. Send a reference to large data instead.`);
+    if (copy === undefined) throw failure?.kind === 'too-large' ? tooLarge(`more than ${limit}`) : new InvalidEventError(failure?.message ?? 'not plain data');
+    // The copier's estimate is an upper bound: encode only when it might be over the limit.
+    if (this.#copier.bytes > limit) {
+      const size = this.#packr.pack(copy).length;
+      if (size > limit) throw tooLarge(String(size));
+    }
+    return copy;
+  }
+
+  /** `bytes`: the walker's upper-bound estimate. An empty mailbox takes any event within maxEventBytes. */
+  #accept(record: SessionRecord, copy: SessionEvent, bytes: number): Promise<void> {
+    const core = this.#core;
+    const { id } = record;
+    const { mailboxCapacity: capacity, mailboxMaxBytes: maxBytes } = core.options;
+    if (record.inFlight >= capacity) return Promise.reject(new MailboxFullError(id, capacity));
+    if (record.inFlightBytes + bytes > maxBytes && record.inFlight > 0) {
+      return Promise.reject(new MailboxFullError(id, capacity, { waiting: record.inFlightBytes, maxBytes }));
+    }
+    const seq = record.journalEvent(copy, bytes);
+    core.counters.eventsAccepted++;
+    core.directory.touch(record);
+    if (core.eventTaps) core.eventTaps.get(id)?.forEach((tap) => tap(copy));
+    const kept = core.journaling ? core.store.append(id, seq, copy) : RESOLVED;
+    // A session in byId is starting, active or restarting (a stopping one has left it).
+    if (record.status === 'active') record.shard.enqueue(record.key, copy, record);
+    else (record.pending ??= []).push(copy);
+    return kept;
+  }
+}
+
+function describeEvent(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object whose "type" is ${typeof (value as { type?: unknown }).type}`;
+  return typeof value === 'string' ? `the string ${JSON.stringify(value)}` : typeof value;
+}

@@ -1,0 +1,109 @@
+/**
+ * Reading a session's state from the host: `getSnapshot` (after every event accepted before the
+ * call) and `waitFor` (the first snapshot, current or later, that matches).
+ */
+import type { AnyMachineSnapshot, Observer } from 'xstate';
+import { InvalidOptionError, SessionCrashedError, UnknownSessionError, WaitForTimeoutError } from '../../errors.js';
+import { describe } from '../../protocol/plain-data.js';
+import { createPackr, type WireSnapshot } from '../../protocol/wire.js';
+import type { RuntimeCore } from '../core.js';
+import { MAX_TIMER_MS, type ResolvedOptions } from '../options.js';
+import { resolveSnapshot } from './note-router.js';
+import type { SessionRecord } from './session-record.js';
+
+const packr = createPackr();
+
+/** The session's snapshot after every event accepted before the call, across restarts. */
+export async function readSnapshot(core: RuntimeCore, record: SessionRecord): Promise<AnyMachineSnapshot> {
+  const { options } = core;
+  for (;;) {
+    await record.settled();
+    if (record.ended) throw record.endCause ?? new UnknownSessionError(record.id, 'it has stopped');
+    const key = record.key;
+    let answer: Uint8Array | 'failed' | undefined;
+    try {
+      answer = await record.shard.call<Uint8Array | 'failed' | undefined>((api) => api.snapshot(key));
+    } catch (error) {
+      // Its worker died under the call: wait for the restore, unless there is none coming.
+      if (record.key === key && record.status !== 'restarting' && record.shard.alive) throw error;
+      if (record.key === key && !record.startup) await sleep(options, 10);
+      continue;
+    }
+    // A restart between the two steps: ask the new incarnation.
+    if (record.key !== key || record.status === 'restarting') continue;
+    if (answer === 'failed') {
+      // Its state could not be encoded, so it failed; the crash note is on its way (on the data
+      // port, which is not ordered with this answer): wait for the restart, or its end.
+      await untilRekeyed(options, record, key);
+      continue;
+    }
+    if (answer === undefined) throw record.endCause ?? new UnknownSessionError(record.id, 'it has stopped');
+    return resolveSnapshot(core, record, packr.unpack(answer) as WireSnapshot);
+  }
+}
+
+/** Waits until the session `key` named has been restarted under a new key, or has ended. */
+async function untilRekeyed(options: ResolvedOptions, record: SessionRecord, key: number): Promise<void> {
+  for (let waited = 0; record.key === key && !record.ended; waited += 10) {
+    if (waited > options.watchdog.hangTimeoutMs) throw new SessionCrashedError(record.id, new Error('it failed and was not restarted in time'));
+    await sleep(options, 10);
+  }
+}
+
+function sleep(options: Pick<ResolvedOptions, 'setTimeout'>, ms: number): Promise<void> {
+  return new Promise((resolve) => options.setTimeout(() => resolve(), ms));
+}
+
+/** `waitFor`: checks its arguments, then subscribes first and reads the current snapshot second. */
+export function waitForSnapshot(
+  options: Pick<ResolvedOptions, 'setTimeout' | 'clearTimeout'>,
+  id: string,
+  predicate: (snapshot: AnyMachineSnapshot) => boolean,
+  { timeoutMs = Infinity }: { timeoutMs?: number },
+  session: {
+    subscribe(observer: Partial<Observer<AnyMachineSnapshot>>): () => void;
+    getSnapshot(): Promise<AnyMachineSnapshot>;
+  },
+): Promise<AnyMachineSnapshot> {
+  if (typeof predicate !== 'function') {
+    return Promise.reject(new InvalidOptionError(`waitFor: the predicate must be a function (got ${describe(predicate)})`));
+  }
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || (timeoutMs > MAX_TIMER_MS && timeoutMs !== Infinity)) {
+    return Promise.reject(
+      new InvalidOptionError(`waitFor: timeoutMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, or Infinity (got ${describe(timeoutMs)})`),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let unsubscribe: (() => void) | undefined;
+    let timer: unknown;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      options.clearTimeout(timer);
+      unsubscribe?.();
+      fn();
+    };
+    const check = (snapshot: AnyMachineSnapshot) => {
+      try {
+        if (predicate(snapshot)) settle(() => resolve(snapshot));
+      } catch (error) {
+        settle(() => reject(error));
+      }
+    };
+    try {
+      unsubscribe = session.subscribe({
+        next: check,
+        error: (error) => settle(() => reject(error)),
+        complete: () => settle(() => reject(new UnknownSessionError(id, 'it stopped before the predicate matched'))),
+      });
+    } catch (error) {
+      settle(() => reject(error));
+      return;
+    }
+    if (Number.isFinite(timeoutMs)) {
+      timer = options.setTimeout(() => settle(() => reject(new WaitForTimeoutError(id, timeoutMs))), timeoutMs);
+    }
+    session.getSnapshot().then(check, (error: unknown) => settle(() => reject(error)));
+  });
+}

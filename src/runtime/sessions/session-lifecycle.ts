@@ -1,0 +1,232 @@
+/**
+ * A session's life on the host: its first start, its restores (after a failure, a worker's
+ * death, an eviction, a host restart), its restarts and its end.
+ *
+ * Contract:
+ * - A restore runs under a fresh key from the session's snapshot and journal; a replayed event
+ *   that fails it is poison: dropped, dead-lettered, the session charged a restart, and the
+ *   restore tried again without it. If its worker dies meanwhile, the shard's recovery restores
+ *   it again; any other failure of the call is the session's to bear (never left restarting).
+ * - A failure is charged to the session's restart window (`decideRestart`); past the intensity
+ *   the session is stopped and reported `crashed`.
+ * - Reactivation brings a passive session back when its pool has room (evicting if it must).
+ */
+import { PoolFullError, SessionCrashedError, UnknownSessionError, WorkerStartError } from '../../errors.js';
+import { fromWireError, toWireError, type SpawnRequest, type SpawnResult } from '../../protocol/wire.js';
+import type { RuntimeCore } from '../core.js';
+import { decideRestart, makeRoom } from '../supervision/decisions.js';
+import type { StoredSession } from '../store/store.js';
+import type { Mailbox, Shard } from '../workers/shard.js';
+import { POISONED, SessionRecord } from './session-record.js';
+
+/** Watch markers are never counted against a mailbox. */
+const UNCOUNTED: Mailbox = { release() {} };
+
+export class SessionLifecycle {
+  readonly #core: RuntimeCore;
+
+  constructor(core: RuntimeCore) {
+    this.#core = core;
+  }
+
+  /** A new record for a session about to start on `shard`. */
+  newRecord(fields: { id: string; kind: string; pool: string; input: unknown; shard: Shard }): SessionRecord {
+    const { directory, now, totals } = this.#core;
+    return new SessionRecord({ ...fields, key: directory.nextKey(), now: now(), totals });
+  }
+
+  /** First start of a spawned session. Resolves with the failure, if any. */
+  async launch(record: SessionRecord): Promise<SessionCrashedError | undefined> {
+    const { key, id, kind, input } = record;
+    const startup = record.shard.spawn({ key, id, kind, input });
+    record.startup = startup;
+    let failure: SessionCrashedError | undefined;
+    try {
+      const result = await startup;
+      if (result) failure = new SessionCrashedError(id, fromWireError(result));
+    } catch (error) {
+      failure = new SessionCrashedError(id, error);
+    }
+    if (record.startup === startup) record.startup = undefined;
+    if (!failure && record.status === 'starting') record.status = 'active';
+    if (!failure) this.flushPending(record);
+    return failure;
+  }
+
+  /** Restores a session from its snapshot and journal under a fresh key (see the contract). */
+  restore(record: SessionRecord): Promise<void> {
+    const run = (async () => {
+      for (;;) {
+        const request = this.#restoreRequest(record);
+        let result: SpawnResult;
+        try {
+          result = await record.shard.spawn(request);
+        } catch (error) {
+          if (!record.shard.alive || record.ended || record.key !== request.key) return;
+          result = toWireError(error);
+        }
+        if (record.ended || record.key !== request.key) return;
+        if (result === null) {
+          if (record.status === 'restarting') record.status = 'active';
+          this.flushPending(record);
+          return;
+        }
+        if (!this.charge(record, fromWireError(result), result.poisonSeq)) return;
+        this.#core.directory.rekey(record);
+      }
+    })();
+    record.startup = run;
+    void run.finally(() => {
+      if (record.startup === run) record.startup = undefined;
+    });
+    return run;
+  }
+
+  /** The restore request; events it replays leave `pending` (they would otherwise run twice). */
+  #restoreRequest(record: SessionRecord): SpawnRequest {
+    const pending = record.pending;
+    // Watched from its first replayed event (`watched` below), not after the replay.
+    record.pending = undefined;
+    if (pending) for (const entry of pending) if (typeof entry !== 'number') record.release();
+    return {
+      key: record.key,
+      id: record.id,
+      kind: record.kind,
+      input: record.input,
+      ...(record.snapshot ? { snapshot: record.snapshot } : {}),
+      snapshotSeq: record.snapshotSeq,
+      replay: record.replay(),
+      seq: record.seq,
+      watched: record.observers !== undefined,
+    };
+  }
+
+  /**
+   * Restart. A session failed. Drops its poison event, if any; charges it a restart. Returns
+   * whether it may be restored; if not, it is stopped and reported `crashed`.
+   */
+  charge(record: SessionRecord, error: Error, poisonSeq: number | undefined): boolean {
+    const { store, events, directory, counters } = this.#core;
+    if (poisonSeq) {
+      const event = record.poison(poisonSeq);
+      if (event !== POISONED) {
+        if (this.#core.snapshotting) store.drop(record.id, poisonSeq);
+        events.deadLetter(record.id, event, `it crashed the session (a poison message, not replayed): ${error.message}`);
+      }
+    }
+    const decision = decideRestart(record.restarts ?? [], this.#core.now(), this.#core.options.restart);
+    record.restarts = decision.charge;
+    if ('giveUp' in decision) {
+      this.fail(record, error);
+      return false;
+    }
+    counters.restarts++;
+    directory.logger(record).warn({ err: error, restarts: decision.charge.length }, 'session failed; restarting it from its snapshot and journal');
+    events.emit('restarted', { id: record.id, error });
+    return true;
+  }
+
+  /** The session failed for good. */
+  fail(record: SessionRecord, cause: Error): void {
+    const { directory, store, events, counters } = this.#core;
+    const error = cause instanceof SessionCrashedError ? cause : new SessionCrashedError(record.id, cause);
+    counters.crashed++;
+    directory.logger(record).error({ err: cause }, 'session crashed; not restarted');
+    if (record.pids?.size) void record.shard.childProcesses.kill(record.pids);
+    const owned = directory.owns(record);
+    directory.unregister(record, error);
+    if (owned) void store.delete(record.id);
+    events.emit('crashed', { id: record.id, kind: record.kind, pool: record.pool, error });
+  }
+
+  /** The live session with this id, or the passive one brought back; throws if neither can be. */
+  liveOrReactivated(id: string): SessionRecord {
+    const { directory } = this.#core;
+    const record = directory.byId.get(id);
+    if (record) return record;
+    if (!directory.passive.has(id)) throw new UnknownSessionError(id);
+    const reactivated = this.reactivate(id);
+    if (reactivated instanceof Error) throw reactivated;
+    return reactivated;
+  }
+
+  /** Brings an evicted or stored session back (`send`, `getSnapshot`), if its pool has room. */
+  reactivate(id: string, { allowOverCapacity = false } = {}): SessionRecord | Error {
+    const { directory, pools, store, fleet } = this.#core;
+    const passive = directory.passive.get(id)!;
+    const pool = pools.get(passive.pool)!;
+    if (!allowOverCapacity) {
+      const victims = makeRoom(pool, this.#core.now());
+      if (!victims) return new PoolFullError(id, pool.name, pool.size, pool.capacity);
+      for (const victim of victims) this.evict(victim);
+    }
+    const stored = store.load(id);
+    directory.passive.delete(id);
+    if (!stored) return new UnknownSessionError(id, 'its stored state is gone');
+    const shard = fleet.leastLoaded();
+    if (!shard) {
+      directory.passive.set(id, passive);
+      return new WorkerStartError(-1, new Error('no worker is alive to reactivate the session on'));
+    }
+    const record = this.#recordFromStore(id, stored, shard);
+    directory.register(record);
+    record.status = 'restarting';
+    void this.restore(record);
+    return record;
+  }
+
+  #recordFromStore(id: string, stored: StoredSession, shard: Shard): SessionRecord {
+    const { kind, pool, input } = stored;
+    const record = this.newRecord({ id, kind, pool, input, shard });
+    record.snapshot = stored.snapshot;
+    record.snapshotSeq = stored.snapshotSeq;
+    record.seq = stored.snapshotSeq;
+    for (let index = 0; index < stored.journal.length; index += 2) {
+      const seq = stored.journal[index] as number;
+      // A gap in the stored journal is an event dropped as poison.
+      for (; record.seq < seq - 1; record.seq++) record.journal.push(POISONED);
+      record.journal.push(stored.journal[index + 1]);
+      record.seq = seq;
+    }
+    return record;
+  }
+
+  /** Eviction decided: reported first, then the shutdown with a snapshot kept. */
+  evict(record: SessionRecord): void {
+    const { counters, stopper, directory, events } = this.#core;
+    counters.evictions++;
+    const done = stopper.stop(record, 'evict');
+    directory.logger(record).info({ pool: record.pool }, 'session evicted');
+    events.emit('evicted', { id: record.id, pool: record.pool, done });
+  }
+
+  /** Sends what waited while the session (re)started, in order. */
+  flushPending(record: SessionRecord): void {
+    const pending = record.pending;
+    record.pending = undefined;
+    if (!pending) return;
+    for (const entry of pending) record.shard.enqueue(record.key, entry, typeof entry === 'number' ? UNCOUNTED : record);
+  }
+
+  /** A watch marker, in band with the session's events. */
+  enqueueMarker(record: SessionRecord, marker: number): void {
+    if (record.status === 'active') record.shard.enqueue(record.key, marker, UNCOUNTED);
+    else (record.pending ??= []).push(marker);
+  }
+
+  /** Sessions in a durable store from before this host started: passive now, or restored now. */
+  resume(): void {
+    const { store, machines, pools, directory, logger, options } = this.#core;
+    for (const { id, kind, pool } of store.list()) {
+      if (!machines.has(kind) || !pools.has(pool)) {
+        logger.warn({ sessionId: id, kind, pool }, 'stored session of an unknown machine kind or pool; left in the store');
+        continue;
+      }
+      directory.passive.set(id, { kind, pool });
+      if (options.resume === 'eager') {
+        const restored = this.reactivate(id, { allowOverCapacity: true });
+        if (restored instanceof Error) logger.error({ err: restored, sessionId: id }, 'could not resume a stored session');
+      }
+    }
+  }
+}

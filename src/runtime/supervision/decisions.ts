@@ -1,0 +1,52 @@
+/**
+ * The supervisor's decisions, as small pure functions: facts in, a decision out. The supervisor
+ * machine and the session lifecycle act on them; the tests call them directly
+ * (`actorhost/internal`). Nothing here reads a clock, a map of sessions, or throws.
+ */
+import type { Pool, PoolMember } from '../pools/pool.js';
+import { addRestart, type RestartPolicy } from './restart-window.js';
+
+/**
+ * Eviction. The pool is over capacity. Returns up to `count` members to evict: least recently
+ * used first, skipping any that is pinned, not active, or has events waiting (mid-turn). Stops at
+ * the first member touched within the recency floor: the list is in recency order, so every
+ * member after it is more recent still.
+ */
+export function chooseEvictions<Member extends PoolMember>(pool: Pool<Member>, count: number, now: number): Member[] {
+  const chosen: Member[] = [];
+  if (count <= 0) return chosen;
+  for (const member of pool.leastRecent()) {
+    if (now - member.lastActiveAt < pool.recencyFloorMs) break;
+    if (member.pins > 0 || member.inFlight > 0 || member.status !== 'active') continue;
+    chosen.push(member);
+    if (chosen.length === count) break;
+  }
+  return chosen;
+}
+
+/** A pool's balance: whom to evict to bring it to capacity, and whether it stays over. */
+export function balancePool<Member extends PoolMember>(pool: Pool<Member>, now: number): { evict: Member[]; overCapacity: boolean } {
+  const excess = pool.size - pool.capacity;
+  if (excess <= 0) return { evict: [], overCapacity: false };
+  const evict = chooseEvictions(pool, excess, now);
+  return { evict, overCapacity: evict.length < excess };
+}
+
+/** Room for one more member: whom to evict, or `undefined` when every candidate is protected. */
+export function makeRoom<Member extends PoolMember>(pool: Pool<Member>, now: number): Member[] | undefined {
+  const needed = pool.size + 1 - pool.capacity;
+  if (needed <= 0) return [];
+  const victims = chooseEvictions(pool, needed, now);
+  return victims.length < needed ? undefined : victims;
+}
+
+export type RestartDecision = { restore: true; charge: number[] } | { giveUp: true; charge: number[] };
+
+/**
+ * Restart. A session (or a worker with no session to blame) failed: restore it and charge the
+ * restart to its window, or give up past the intensity (OTP's `add_restart`).
+ */
+export function decideRestart(history: readonly number[], now: number, policy: RestartPolicy): RestartDecision {
+  const { allowed, history: charge } = addRestart(history, now, policy);
+  return allowed ? { restore: true, charge } : { giveUp: true, charge };
+}

@@ -1,0 +1,119 @@
+/**
+ * The public types of the runtime: what `spawn`, `send`, `peek`, `stats` and `on` take and give.
+ */
+import type { AnyMachineSnapshot, Observer } from 'xstate';
+import type { ServerLimits } from './inspector/http-guard.js';
+import type { SessionStatus } from './sessions/session-record.js';
+
+export interface SpawnOptions {
+  /** The session's id; unique among live and evicted sessions. */
+  id: string;
+  /** The pool it belongs to. Default: `default`. */
+  pool?: string;
+  /** The machine's input; plain serializable data. */
+  input?: unknown;
+  /** Shut a live (or evicted) session with this id down first instead of failing with `DuplicateSessionError`. */
+  replace?: boolean;
+}
+
+/** A handle on one session; each method is the runtime's method with this id. */
+export interface SessionRef {
+  readonly id: string;
+  send(event: SessionEvent): Promise<void>;
+  getSnapshot(): Promise<AnyMachineSnapshot>;
+  subscribe(listener: SnapshotListener | Partial<Observer<AnyMachineSnapshot>>): () => void;
+  stop(): Promise<void>;
+}
+
+export interface SessionEvent {
+  type: string;
+  [key: string]: unknown;
+}
+
+export type SnapshotListener = (snapshot: AnyMachineSnapshot) => void;
+
+/** An operator's view of a session; reading it does not count as activity. */
+export interface SessionInfo {
+  id: string;
+  kind: string;
+  pool: string;
+  status: SessionStatus;
+  pinned: boolean;
+  /** 0 for an evicted session. */
+  lastActiveAt: number;
+  /** -1 for an evicted session. */
+  shard: number;
+  /** Events accepted and not yet processed. */
+  mailbox: number;
+  /** Restarts inside the current restart window. */
+  restarts: number;
+  /** Subprocesses it started (`fromChildProcess`) that are running. */
+  pids: number[];
+}
+
+export interface RuntimeStats {
+  sessions: number;
+  evicted: number;
+  eventsAccepted: number;
+  /** Events accepted and not yet processed, over all sessions. */
+  mailboxed: number;
+  deadLetters: number;
+  crashed: number;
+  restarts: number;
+  evictions: number;
+  pools: Record<string, { sessions: number; capacity: number; evicted: number }>;
+  shards: Array<{
+    shard: number;
+    alive: boolean;
+    /** Sessions the registry places on this shard. */
+    sessions: number;
+    eventsAccepted: number;
+    /** As the worker reported at its latest heartbeat (every `watchdog.heartbeatMs`). */
+    actors: number;
+    eventsProcessed: number;
+    heapUsed: number;
+  }>;
+}
+
+export interface MemoryReport {
+  /** The host's heap in use, in bytes. */
+  host: number;
+  /** Each worker's heap in use, in bytes, by shard index. */
+  shards: number[];
+  total: number;
+}
+
+export interface RuntimeEvents {
+  /** A session failed for good: past its restart intensity, or its shard could not be recovered. */
+  crashed: { id: string; kind: string; pool: string; error: Error };
+  /** A session failed and was restarted from its snapshot and journal. */
+  restarted: { id: string; error: Error };
+  /** A session reached a final state by itself. */
+  done: { id: string; output: unknown };
+  /** An event no session processed: poison, or sent to a session that ended. */
+  deadLetter: { id: string | undefined; event: unknown; reason: string };
+  /** A worker ended without being asked to; its sessions are being restored. */
+  workerExit: { shard: number; error: Error; sessions: string[]; culprit: string | undefined };
+  /**
+   * Eviction was decided; the session's shutdown starts after the handlers return, so host-side
+   * cleanup runs while its subprocesses still live. `done` settles when the shutdown is over.
+   */
+  evicted: { id: string; pool: string; done: Promise<void> };
+}
+
+export interface InspectorOptions {
+  /** Default: 0 (any free port). */
+  port?: number;
+  /** Default: 127.0.0.1. */
+  host?: string;
+  /** Connection cap and timeouts against idle and slow clients (defaults in `ServerLimits`). */
+  limits?: ServerLimits;
+}
+
+export interface ChartNode {
+  key: string;
+  type: string;
+  states: ChartNode[];
+}
+
+export type Handler<E extends keyof RuntimeEvents> = (payload: RuntimeEvents[E]) => void;

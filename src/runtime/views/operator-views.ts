@@ -1,0 +1,108 @@
+/**
+ * Operators' views: `stats()`, `measureMemory()` and the inspector's read-only access. Nothing
+ * here counts as activity (no LRU touch), and nothing is computed per event.
+ */
+import type { AnyMachineSnapshot } from 'xstate';
+import { createPackr, type WireSnapshot } from '../../protocol/wire.js';
+import type { RuntimeCore } from '../core.js';
+import type { InspectorApi } from '../inspector/inspector-api.js';
+import type { SessionStatus } from '../sessions/session-record.js';
+import type { ChartNode, MemoryReport, RuntimeStats, SessionInfo } from '../types.js';
+
+interface StateNodeLike {
+  key: string;
+  type: string;
+  states: Record<string, StateNodeLike>;
+}
+
+export function stats(core: RuntimeCore): RuntimeStats {
+  const { directory, pools, fleet, counters, events, totals } = core;
+  const evictedByPool = new Map<string, number>();
+  for (const { pool } of directory.passive.values()) evictedByPool.set(pool, (evictedByPool.get(pool) ?? 0) + 1);
+  const byPool: RuntimeStats['pools'] = {};
+  for (const [name, pool] of pools) {
+    byPool[name] = { sessions: pool.size, capacity: pool.capacity, evicted: evictedByPool.get(name) ?? 0 };
+  }
+  return {
+    sessions: directory.byId.size,
+    evicted: directory.passive.size,
+    eventsAccepted: counters.eventsAccepted,
+    mailboxed: totals.mailboxed,
+    deadLetters: events.deadLetters,
+    crashed: counters.crashed,
+    restarts: counters.restarts,
+    evictions: counters.evictions,
+    pools: byPool,
+    shards: fleet.shards.map((shard) => ({
+      shard: shard.index,
+      alive: shard.alive,
+      sessions: shard.sessions,
+      eventsAccepted: shard.eventsAccepted,
+      actors: shard.lastStats.sessions,
+      eventsProcessed: shard.lastStats.eventsProcessed,
+      heapUsed: shard.lastStats.heapUsed,
+    })),
+  };
+}
+
+/** Heap in use on the host and in each worker, in bytes (after a collection, when asked and possible). */
+export async function measureMemory(core: RuntimeCore, collectGarbage: boolean): Promise<MemoryReport> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (collectGarbage && gc) gc();
+  const host = process.memoryUsage().heapUsed;
+  const shards = await Promise.all(
+    core.fleet.shards.map((shard) => (shard.alive ? shard.call((api) => api.stats(collectGarbage)).then((figures) => figures.heapUsed) : 0)),
+  );
+  return { host, shards, total: shards.reduce((sum, heap) => sum + heap, host) };
+}
+
+/** The inspector server's view; `subscribe` is the runtime's own (a watch is a subscription). */
+export function inspectorApi(
+  core: RuntimeCore,
+  subscribe: (id: string, listener: (snapshot: AnyMachineSnapshot) => void) => () => void,
+): InspectorApi {
+  const packr = createPackr();
+  const { directory } = core;
+  return {
+    stats: () => stats(core),
+    page: ({ offset, limit, pool, status, search }) => {
+      // One pass, no allocation for rows off the page: the inspector asks twice a second,
+      // and at 100,000 sessions building every row would stall the host.
+      const rows: SessionInfo[] = [];
+      let total = 0;
+      const wanted = (id: string, rowPool: string, rowStatus: SessionStatus) =>
+        (!pool || rowPool === pool) && (!status || rowStatus === status) && (!search || id.includes(search));
+      for (const row of directory.select(wanted)) if (total++ >= offset && rows.length < limit) rows.push(row());
+      return { rows, total };
+    },
+    peekSnapshot: async (id) => {
+      const record = directory.byId.get(id);
+      if (!record || record.status !== 'active') return undefined;
+      const answer = await record.shard.call<Uint8Array | 'failed' | undefined>((api) => api.snapshot(record.key)).catch(() => undefined);
+      if (!(answer instanceof Uint8Array)) return undefined;
+      const wire = packr.unpack(answer) as WireSnapshot;
+      return { value: wire.value, context: wire.context, status: wire.status };
+    },
+    chart: (kind) => {
+      const machine = core.machines.get(kind);
+      return machine && chartOf(machine.root as unknown as StateNodeLike, machine.root.key);
+    },
+    watch: (id, listener) => (directory.byId.has(id) ? subscribe(id, listener) : undefined),
+    tapEvents: (id, listener) => {
+      const taps = (core.eventTaps ??= new Map());
+      let forId = taps.get(id);
+      if (!forId) taps.set(id, (forId = new Set()));
+      forId.add(listener);
+      return () => {
+        forId.delete(listener);
+        if (forId.size === 0) taps.delete(id);
+        if (taps.size === 0) core.eventTaps = undefined;
+      };
+    },
+    recentFailures: () => [...core.events.failures],
+  };
+}
+
+function chartOf(node: StateNodeLike, key: string): ChartNode {
+  return { key, type: node.type, states: Object.entries(node.states ?? {}).map(([child, state]) => chartOf(state, child)) };
+}
