@@ -296,7 +296,7 @@ export class Runtime {
   async serveInspector(options: InspectorOptions = {}): Promise<{ url: string; token: string; close(): Promise<void> }> {
     this.#assertOpen('serveInspector');
     const { serveInspector } = await import('./inspector/inspector-server.js');
-    const server = await serveInspector(this[INSPECTOR_API](), options, this.#core.logger);
+    const server = await serveInspector(this[INSPECTOR_API](), options, this.#core.logger, this.#core.options);
     const previous = this.#inspectorServer;
     this.#inspectorServer = server;
     await previous?.close();

@@ -16,6 +16,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { unref, type Clock } from '../options.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createGuardedServer, guardWebSocket, parseTarget, refuseUpgrade, type ServerLimits } from './http-guard.js';
 import { INSPECTOR_PAGE } from './inspector-page.js';
@@ -30,6 +31,7 @@ export async function serveInspector(
   api: InspectorApi,
   { port = 0, host = '127.0.0.1', limits }: { port?: number; host?: string; limits?: ServerLimits },
   logger: Logger,
+  clock: Clock,
 ): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const token = randomBytes(24).toString('hex');
   const expected = Buffer.from(token);
@@ -66,16 +68,19 @@ export async function serveInspector(
     }
     sockets.handleUpgrade(request, socket, head, (client) => {
       guardWebSocket(client, logger);
-      serve(api, client, logger);
+      serve(api, client, logger, clock);
     });
   };
   const http = createGuardedServer({ onRequest, onUpgrade, logger, ...(limits ? { limits } : {}) });
 
-  const summary = setInterval(() => {
+  // On the runtime's clock: a summary every SUMMARY_MS while the server is open.
+  let summary: unknown;
+  const summarize = () => {
     const message = JSON.stringify({ type: 'summary', stats: api.stats(), failures: api.recentFailures().slice(-10) });
     for (const client of sockets.clients) client.send(message);
-  }, SUMMARY_MS);
-  summary.unref();
+    summary = unref(clock.setTimeout(summarize, SUMMARY_MS));
+  };
+  summary = unref(clock.setTimeout(summarize, SUMMARY_MS));
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -87,7 +92,7 @@ export async function serveInspector(
     url,
     token,
     async close() {
-      clearInterval(summary);
+      clock.clearTimeout(summary);
       for (const client of sockets.clients) client.terminate();
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
       http.closeAllConnections();
@@ -97,7 +102,7 @@ export async function serveInspector(
 }
 
 /** One page connected: answers its requests, and streams the session it watches. */
-function serve(api: InspectorApi, client: WebSocket, logger: Logger): void {
+function serve(api: InspectorApi, client: WebSocket, logger: Logger, clock: Clock): void {
   let stopWatching: (() => void) | undefined;
   const send = (message: unknown) => {
     if (client.readyState === client.OPEN) client.send(JSON.stringify(message));
@@ -113,7 +118,7 @@ function serve(api: InspectorApi, client: WebSocket, logger: Logger): void {
     if (request.type === 'page') sendPage(api, request, send).catch((error: unknown) => logger.warn({ err: error }, 'inspector page request failed'));
     if (request.type === 'watch' && typeof request.id === 'string') {
       stopWatching?.();
-      stopWatching = watch(api, request.id, send);
+      stopWatching = watch(api, request.id, send, clock.now);
     }
   });
   client.on('close', () => stopWatching?.());
@@ -138,7 +143,7 @@ async function sendPage(
   send({ type: 'page', offset, total, rows: rows.map((row, index) => ({ ...row, value: values[index]?.value })) });
 }
 
-function watch(api: InspectorApi, id: string, send: (message: unknown) => void): () => void {
+function watch(api: InspectorApi, id: string, send: (message: unknown) => void, now: () => number): () => void {
   const events: Array<{ at: number; event: unknown }> = [];
   const row = api.page({ offset: 0, limit: 1, search: id }).rows.find((candidate) => candidate.id === id);
   const chart = row ? api.chart(row.kind) : undefined;
@@ -153,7 +158,7 @@ function watch(api: InspectorApi, id: string, send: (message: unknown) => void):
     push();
   });
   const untap = api.tapEvents(id, (event) => {
-    events.push({ at: Date.now(), event });
+    events.push({ at: now(), event });
     if (events.length > RECENT_EVENTS) events.shift();
   });
   return () => {

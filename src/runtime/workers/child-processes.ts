@@ -112,6 +112,8 @@ export class ChildProcesses {
    * waits on its own writes. Nothing is lost, and a chatty subprocess cannot queue unbounded
    * messages for a worker that reads them slower than they come.
    */
+  // Pacing is real time (performance.now, Node's timers), not the runtime's clock: an injected
+  // test clock must never stall a subprocess's output.
   #relay(stream: Readable, op: 'stdout' | 'stderr', id: number): void {
     let windowStart = 0;
     let bytes = 0;

@@ -73,7 +73,7 @@ export interface ShardStartOptions {
   startTimeoutMs: number;
   inspect: InspectSettings;
   watchdog: { heartbeatMs: number; hangTimeoutMs: number };
-  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  clock: Clock;
   logger: Logger;
   handlers: ShardHandlers;
   childProcesses: ChildProcessEvents;
