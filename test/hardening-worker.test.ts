@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SessionCrashedError, fixture, useRuntime, type Runtime } from './helpers.js';
+import { SessionCrashedError, eventually, fixture, useRuntime, type Runtime } from './helpers.js';
 
 const start = useRuntime({
   machines: { unencodable: fixture('unencodable'), counter: fixture('counter'), killer: fixture('killer') },
@@ -93,6 +93,8 @@ describe('subscribers across a neighbour killing the worker', () => {
     }
     await Promise.all(sends);
     expect((await done).context.count).toBe(300);
+    // waitFor may resolve from a snapshot read before the last notifications arrive: wait for them.
+    await eventually(() => seen.at(-1) === 300);
     expect(seen).toEqual(Array.from({ length: 300 }, (_, index) => index + 1));
   });
 });

@@ -26,7 +26,8 @@ export async function readSnapshot(core: RuntimeCore, record: SessionRecord): Pr
     } catch (error) {
       // Its worker died under the call: wait for the restore, unless there is none coming.
       if (record.key === key && record.status !== 'restarting' && record.shard.alive) throw error;
-      if (record.key === key && !record.startup) await sleep(options, 10);
+      // The recovery gives it a new key (or ends it): wait for that, not on a poll.
+      if (!record.startup) await record.nextIncarnation(key);
       continue;
     }
     // A restart between the two steps: ask the new incarnation.
@@ -42,16 +43,23 @@ export async function readSnapshot(core: RuntimeCore, record: SessionRecord): Pr
   }
 }
 
-/** Waits until the session `key` named has been restarted under a new key, or has ended. */
+/**
+ * Waits until the session `key` named has been restarted under a new key, or has ended; bounded
+ * by the watchdog's hang timeout (the crash note comes from a live worker).
+ */
 async function untilRekeyed(options: ResolvedOptions, record: SessionRecord, key: number): Promise<void> {
-  for (let waited = 0; record.key === key && !record.ended; waited += 10) {
-    if (waited > options.watchdog.hangTimeoutMs) throw new SessionCrashedError(record.id, new Error('it failed and was not restarted in time'));
-    await sleep(options, 10);
+  let timer: unknown;
+  const late = new Promise<never>((_, reject) => {
+    timer = options.setTimeout(
+      () => reject(new SessionCrashedError(record.id, new Error('it failed and was not restarted in time'))),
+      options.watchdog.hangTimeoutMs,
+    );
+  });
+  try {
+    await Promise.race([record.nextIncarnation(key), late]);
+  } finally {
+    options.clearTimeout(timer);
   }
-}
-
-function sleep(options: Pick<ResolvedOptions, 'setTimeout'>, ms: number): Promise<void> {
-  return new Promise((resolve) => options.setTimeout(() => resolve(), ms));
 }
 
 /** `waitFor`: checks its arguments, then subscribes first and reads the current snapshot second. */

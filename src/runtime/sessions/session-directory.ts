@@ -104,6 +104,7 @@ export class SessionDirectory {
     record.key = this.nextKey();
     this.byKey.set(record.key, record);
     if (record.status !== 'stopping') record.status = 'restarting';
+    record.reincarnated();
   }
 
   /** Removes this incarnation's bookkeeping: never a newer session's that reuses the id. */

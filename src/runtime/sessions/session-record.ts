@@ -61,6 +61,7 @@ export class SessionRecord implements Mailbox, PoolMember {
   notifiedSeq = 0;
   /** Waiters for `processed` to reach a target; targets only grow, so the queue stays sorted. */
   #drainWaiters: Array<{ target: number; wake(): void }> | undefined;
+  #incarnationWaiters: Array<() => void> | undefined;
 
   readonly #totals: MailboxTotals;
 
@@ -158,6 +159,19 @@ export class SessionRecord implements Mailbox, PoolMember {
     for (let startup = this.startup; startup; startup = this.startup) await startup.catch(() => {});
   }
 
+  /** Resolves when this incarnation (`key`) is replaced by a restart, or the session ends. */
+  nextIncarnation(key: number): Promise<void> {
+    if (this.key !== key || this.ended) return Promise.resolve();
+    return new Promise((wake) => (this.#incarnationWaiters ??= []).push(wake));
+  }
+
+  /** A restart gave the session a new key (the directory's `rekey`): wakes `nextIncarnation`. */
+  reincarnated(): void {
+    const waiters = this.#incarnationWaiters;
+    this.#incarnationWaiters = undefined;
+    if (waiters) for (const wake of waiters) wake();
+  }
+
   /** Leaves the registry: nothing waits on it any more. */
   end(cause?: Error): void {
     // Its unprocessed events leave the totals now; their acks, if any still come, are not counted again.
@@ -172,5 +186,6 @@ export class SessionRecord implements Mailbox, PoolMember {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = undefined;
     if (waiters) for (const waiter of waiters) waiter.wake();
+    this.reincarnated();
   }
 }
