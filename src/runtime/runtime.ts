@@ -26,22 +26,16 @@ import { importMachine } from '../protocol/machine-module.js';
 import { describe } from '../protocol/plain-data.js';
 import { WATCH_OFF, WATCH_ON } from '../protocol/wire.js';
 import type { RuntimeCore } from './core.js';
-import { RuntimeEventHub } from './events.js';
 import { INSPECTOR_API, type InspectorApi } from './inspector/inspector-api.js';
-import { InspectionRelay } from './inspector/inspection.js';
+import { buildCore } from './build-core.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
-import { Pool } from './pools/pool.js';
+import { SessionHandle } from './sessions/session-handle.js';
 import { Intake } from './sessions/intake.js';
-import { routeNotes } from './sessions/note-router.js';
 import { readSnapshot, waitForSnapshot } from './sessions/observation.js';
-import { SessionDirectory } from './sessions/session-directory.js';
-import { SessionLifecycle } from './sessions/session-lifecycle.js';
 import type { SessionRecord, SessionStatus } from './sessions/session-record.js';
-import { SessionStopper } from './sessions/session-stopper.js';
 import { checkId, checkSpawnOptions } from './sessions/spawn-options.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/store.js';
-import { startSupervisor } from './supervision/supervisor.js';
 import type {
   Handler,
   InspectorOptions,
@@ -55,7 +49,6 @@ import type {
   SpawnOptions,
 } from './types.js';
 import { inspectorApi, measureMemory, stats } from './views/operator-views.js';
-import { WorkerFleet } from './workers/worker-fleet.js';
 
 export { INSPECTOR_API, type InspectorApi } from './inspector/inspector-api.js';
 export type * from './types.js';
@@ -328,62 +321,6 @@ export class Runtime {
 
   #assertOpen(operation: string): void {
     if (this.#core.closed) throw new RuntimeClosedError(operation);
-  }
-}
-
-/** The shared core and its parts; each part reaches the others through it. */
-function buildCore(options: ResolvedOptions): RuntimeCore {
-  const pools = new Map<string, Pool<SessionRecord>>();
-  for (const pool of options.pools.values()) pools.set(pool.name, new Pool<SessionRecord>(pool.name, pool.capacity, pool.recencyFloorMs));
-  const observer = options.inspect.observer;
-  const core = {
-    options,
-    logger: options.logger,
-    now: options.now,
-    machines: new Map(),
-    pools,
-    totals: { mailboxed: 0 },
-    counters: { crashed: 0, restarts: 0, evictions: 0, eventsAccepted: 0 },
-    inspection: observer ? new InspectionRelay(observer, options.inspect.settings) : undefined,
-    store: new MemoryStore(),
-    journaling: false,
-    snapshotting: false,
-    closed: false,
-    eventTaps: undefined,
-    events: new RuntimeEventHub(options.logger, options.now),
-  } as Partial<RuntimeCore> as { -readonly [K in keyof RuntimeCore]: RuntimeCore[K] };
-  core.directory = new SessionDirectory(core);
-  core.lifecycle = new SessionLifecycle(core);
-  core.stopper = new SessionStopper(core);
-  core.fleet = new WorkerFleet(core, (shard, notes) => routeNotes(core, shard, notes));
-  core.supervisor = startSupervisor(core);
-  return core;
-}
-
-/** One object per handle, methods on the prototype: spawning allocates no closures for it. */
-class SessionHandle implements SessionRef {
-  readonly #runtime: Runtime;
-  readonly id: string;
-
-  constructor(runtime: Runtime, id: string) {
-    this.#runtime = runtime;
-    this.id = id;
-  }
-
-  send(event: SessionEvent): Promise<void> {
-    return this.#runtime.send(this.id, event);
-  }
-
-  getSnapshot(): Promise<AnyMachineSnapshot> {
-    return this.#runtime.getSnapshot(this.id);
-  }
-
-  subscribe(listener: SnapshotListener | Partial<Observer<AnyMachineSnapshot>>): () => void {
-    return this.#runtime.subscribe(this.id, listener);
-  }
-
-  stop(): Promise<void> {
-    return this.#runtime.stop(this.id);
   }
 }
 

@@ -22,10 +22,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { assign, createActor, setup, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
 import { importMachine } from '../../protocol/machine-module.js';
+import { InspectForwarder } from './inspect-forwarder.js';
+import { Outbox, type PostToHost } from './outbox.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
-  NOTE_INSPECT,
   NOTE_PERSIST,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
@@ -34,10 +35,7 @@ import {
   STATE_CURRENT_SEQ,
   WATCH_ON,
   createPackr,
-  inspectable,
-  toTransferable,
   toWireError,
-  type InspectRecord,
   type InspectSettings,
   type Note,
   type ShardStats,
@@ -45,7 +43,6 @@ import {
   type SpawnResult,
   type StopResult,
   type WireSnapshot,
-  type WorkerMessage,
 } from '../../protocol/wire.js';
 
 interface HostedSession {
@@ -62,7 +59,6 @@ interface HostedSession {
   failure: { error: unknown; poisonSeq: number | null } | undefined;
 }
 
-export type PostToHost = (message: WorkerMessage, transfer: ArrayBuffer[]) => void;
 
 /** The session whose code is running, for errors that surface outside any call stack of ours. */
 export const sessionContext = new AsyncLocalStorage<number>();
@@ -74,14 +70,10 @@ export class ShardHost {
   /** Session keys by actor system, so actor logic (`fromChildProcess`) can name its session. */
   readonly #keysBySystem = new WeakMap<object, number>();
   readonly #packr = createPackr();
-  readonly #post: PostToHost;
   readonly #state: Int32Array;
   readonly #snapshotEvery: number;
-  readonly #inspect: InspectSettings;
-  /** Inspection budget per session key: events left in the current second, and when it began. */
-  readonly #inspectBudget = new Map<number, { second: number; left: number }>();
-  #outbox: Note[] = [];
-  #flushScheduled = false;
+  readonly #inspector: InspectForwarder;
+  readonly #outbox: Outbox;
   #eventsProcessed = 0;
   /** The session and event being processed, so a synchronous failure names its event. */
   #processingKey = 0;
@@ -101,8 +93,8 @@ export class ShardHost {
     this.#startTimeoutMs = options.startTimeoutMs ?? Infinity;
     this.#state = new Int32Array(options.state);
     this.#snapshotEvery = options.snapshotEvery;
-    this.#inspect = options.inspect ?? { enabled: false, types: [], kinds: [], maxEventsPerSecond: 0 };
-    this.#post = options.post;
+    this.#inspector = new InspectForwarder(options.inspect, (note) => this.#note(note));
+    this.#outbox = new Outbox(options.post, this.#unencodableNote);
   }
 
   async init(): Promise<void> {
@@ -149,7 +141,7 @@ export class ShardHost {
     try {
       const snapshot = request.snapshot ? this.#packr.unpack(request.snapshot) : undefined;
       // Inspection off: no `inspect` option, so XState builds no inspection events at all.
-      const inspect = this.#inspects(kind) ? (event: InspectionEvent) => this.#inspectEvent(key, event) : undefined;
+      const inspect = this.#inspector.inspects(kind) ? (event: InspectionEvent) => this.#inspector.record(key, event) : undefined;
       actor = createActor(machine, { id, input, ...(snapshot ? { snapshot } : {}), ...(inspect ? { inspect } : {}) });
     } catch (error) {
       return toWireError(error);
@@ -181,7 +173,7 @@ export class ShardHost {
       },
       complete: () => {
         this.#sessions.delete(key);
-        this.#inspectBudget.delete(key);
+        this.#inspector.forget(key);
         if (session.onStopped) session.onStopped();
         else if (!session.starting) this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
       },
@@ -209,48 +201,6 @@ export class ShardHost {
     return null;
   }
 
-  #inspects(kind: string): boolean {
-    const { enabled, kinds } = this.#inspect;
-    return enabled && (kinds.length === 0 || kinds.includes(kind));
-  }
-
-  #inspectEvent(key: number, event: InspectionEvent): void {
-    const type = event.type as InspectRecord['type'];
-    if (!this.#inspect.types.includes(type)) return;
-    if (type !== '@xstate.actor' && !this.#withinInspectBudget(key)) return;
-    const prefix = `${key}.`;
-    const actorRef = event.actorRef as AnyActorRef & { _parent?: AnyActorRef; logic?: { config?: unknown } };
-    const record: InspectRecord = { type, sessionId: prefix + actorRef.sessionId, rootId: prefix + event.rootId };
-    if (event.type === '@xstate.actor') {
-      record.id = actorRef.id;
-      if (actorRef._parent) record.parentId = prefix + actorRef._parent.sessionId;
-      const config = actorRef.logic?.config;
-      if (config && typeof config === 'object') record.definition = JSON.stringify(inspectable(config, 32));
-      // No snapshot here: XState refuses to read one while the actor initializes (which is when
-      // this event comes); the host's stub answers with the first @xstate.snapshot instead.
-    } else if (event.type === '@xstate.event') {
-      if (event.sourceRef) record.sourceId = prefix + event.sourceRef.sessionId;
-      record.event = inspectable(event.event);
-    } else if (event.type === '@xstate.snapshot') {
-      record.event = inspectable(event.event);
-      record.snapshot = inspectable(event.snapshot);
-    }
-    this.#note([NOTE_INSPECT, key, record]);
-  }
-
-  /** At most `maxEventsPerSecond` inspection events per session: a chatty one cannot flood the host. */
-  #withinInspectBudget(key: number): boolean {
-    const second = Math.floor(performance.now() / 1000);
-    let budget = this.#inspectBudget.get(key);
-    if (!budget || budget.second !== second) {
-      budget = { second, left: this.#inspect.maxEventsPerSecond };
-      this.#inspectBudget.set(key, budget);
-    }
-    if (budget.left <= 0) return false;
-    budget.left--;
-    return true;
-  }
-
   /** Processes one batch from the host, then acknowledges it together with any notes. */
   handleBatch(batch: ArrayBuffer): void {
     const values = this.#packr.unpack(new Uint8Array(batch)) as unknown[];
@@ -267,7 +217,7 @@ export class ShardHost {
         this.#eventsProcessed++;
       }
     }
-    this.#flush(1);
+    this.#outbox.flush(1);
   }
 
   #deliver(session: HostedSession, seq: number, event: { type: string }): void {
@@ -315,15 +265,21 @@ export class ShardHost {
    */
   #unencodable(session: HostedSession, cause: unknown): void {
     if (!this.#sessions.has(session.key)) return;
-    const error = new Error(
-      `its state cannot be encoded for the host (${cause instanceof Error ? cause.message : String(cause)}); keep only plain data in context`,
-    );
-    error.name = 'UnencodableStateError';
     this.#sessions.delete(session.key);
     session.onStopped = () => {};
     this.#run(session.key, 0, stopActor, session.actor);
-    this.#failed(session, error, null);
+    this.#failed(session, unencodableError('its state', cause), null);
   }
+
+  /** For the outbox: a note about `key` could not be encoded; what to send instead. */
+  readonly #unencodableNote = (key: number, cause: unknown): Note[] => {
+    const session = this.#sessions.get(key);
+    if (!session) return [[NOTE_CRASHED, key, toWireError(unencodableError('its final state', cause)), null]];
+    this.#sessions.delete(key);
+    session.onStopped = () => {};
+    this.#run(key, 0, stopActor, session.actor);
+    return [[NOTE_CRASHED, key, toWireError(unencodableError('its state', cause)), null]];
+  };
 
   #persistedBytes(actor: AnyActorRef): Uint8Array {
     return this.#packr.pack(actor.getPersistedSnapshot()).slice();
@@ -394,7 +350,7 @@ export class ShardHost {
   /** Shuts every session down in parallel; a failing shutdown does not hold up the others. */
   async stopAll(timeoutMs: number): Promise<void> {
     await Promise.allSettled([...this.#sessions.keys()].map((key) => this.stop(key, timeoutMs)));
-    this.#flush(0);
+    this.#outbox.flush(0);
   }
 
   #wireSnapshot(actor: AnyActorRef): WireSnapshot {
@@ -410,54 +366,7 @@ export class ShardHost {
   }
 
   #note(note: Note): void {
-    this.#outbox.push(note);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush(0));
-    }
-  }
-
-  #flush(acks: number): void {
-    this.#flushScheduled = false;
-    if (this.#outbox.length === 0) {
-      if (acks > 0) this.#post({ acks }, []);
-      return;
-    }
-    const notes = toTransferable(this.#packOutbox());
-    this.#outbox = [];
-    this.#post({ acks, notes }, [notes]);
-  }
-
-  /**
-   * The outbox, encoded. A note that cannot be encoded (a watched session's context holds a
-   * Symbol) must not take the others with it: it is replaced by that session's failure.
-   */
-  #packOutbox(): Uint8Array {
-    try {
-      return this.#packr.pack(this.#outbox);
-    } catch {
-      const kept: Note[] = [];
-      for (const note of this.#outbox) {
-        try {
-          this.#packr.pack(note);
-          kept.push(note);
-        } catch (error) {
-          if (note[0] === NOTE_INSPECT) continue;
-          const session = this.#sessions.get(note[1]);
-          if (session) {
-            this.#outbox = [];
-            this.#unencodable(session, error);
-            kept.push(...this.#outbox);
-          } else {
-            const failure = new Error(`its final state cannot be encoded for the host (${(error as Error).message}); keep only plain data in context`);
-            failure.name = 'UnencodableStateError';
-            kept.push([NOTE_CRASHED, note[1], toWireError(failure), null]);
-          }
-        }
-      }
-      this.#outbox = kept;
-      return this.#packr.pack(kept);
-    }
+    this.#outbox.note(note);
   }
 }
 
@@ -469,6 +378,12 @@ const WARM_UP_MACHINE = setup({ types: { context: {} as { n: number } } }).creat
     b: { on: { NEXT: { target: 'a', actions: assign({ n: ({ context }) => context.n + 1 }) } } },
   },
 });
+
+function unencodableError(what: string, cause: unknown): Error {
+  const error = new Error(`${what} cannot be encoded for the host (${cause instanceof Error ? cause.message : String(cause)}); keep only plain data in context`);
+  error.name = 'UnencodableStateError';
+  return error;
+}
 
 function startActor(actor: AnyActorRef): void {
   actor.start();

@@ -1,18 +1,12 @@
 /**
  * The host's handle on one shard: a worker thread (a piscina pool of exactly one thread running
- * one long-lived task), its comlink control proxy, and the batching encoder of its data port.
+ * one long-lived task), its comlink control proxy, and its data port (batch-channel.ts).
  *
  * Contract:
- * - `enqueue` appends an event (already validated and copied) to the current batch; the batch
- *   is encoded once and flushed when the current synchronous code ends (a microtask) if the
- *   worker has nothing unacknowledged, else at the end of this turn of the event loop
- *   (`setImmediate`), or at once when it holds `FLUSH_EVENTS`. An idle worker gets a lone event
- *   without delay; a busy one gets larger batches. (Measured: the `setImmediate` hop alone cost
- *   ~20 µs of send→snapshot latency on an idle runtime.)
- * - Acks come back in batch order; each acknowledged batch releases one mailbox slot per event
- *   for the sessions it carried (`Mailbox.release`).
- * - A control call never hangs on a dead worker: every call races the task's end and rejects
- *   with the real cause.
+ * - `enqueue` appends an event (already validated and copied) to the current batch (see
+ *   batch-channel.ts for when it leaves); acks release one mailbox slot per event.
+ * - A control call never hangs on a dead worker: each call rejects with the real cause when the
+ *   worker ends, and holds nothing once it settles.
  * - The watchdog pings the worker every `heartbeatMs`; a ping unanswered for `hangTimeoutMs`
  *   means the worker is stuck (an endless loop): it is terminated and reported like any exit.
  * - After the worker ends, `culprit()` reads which session (and which of its events) it was
@@ -27,15 +21,13 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { MachineModuleError, WorkerHangError, WorkerStartError } from '../../errors.js';
 import { MAX_TIMER_MS, unref, type Clock } from '../options.js';
 import { ChildProcesses, type ChildProcessEvents } from './child-processes.js';
+import { BatchChannel, type Mailbox } from './batch-channel.js';
 import { TickBatcher } from './tick-batcher.js';
 import {
   STATE_CULPRIT_KEY,
   STATE_CURRENT_KEY,
   STATE_CURRENT_SEQ,
   STATE_SLOTS,
-  createPackr,
-  toTransferable,
-  type BatchMessage,
   type Note,
   type InspectSettings,
   type ShardApi,
@@ -45,19 +37,12 @@ import {
   type SpawnResult,
   type StopRequest,
   type StopResult,
-  type WorkerMessage,
 } from '../../protocol/wire.js';
 
-/** Flush a batch as soon as it holds this many events, so one batch stays a short worker turn. */
-const FLUSH_EVENTS = 4_096;
 
 const WORKER_URL = new URL('../../actors/worker/shard.worker.js', import.meta.url).href;
 
-/** What the shard needs to know about a session to account for its mailbox. */
-export interface Mailbox {
-  /** Called once per acknowledged event of this session. */
-  release(): void;
-}
+export type { Mailbox } from './batch-channel.js';
 
 export interface ShardHandlers {
   onNotes(shard: Shard, notes: Note[]): void;
@@ -98,13 +83,12 @@ export class Shard {
 
   readonly #pool: Piscina;
   readonly #api: Remote<ShardApi>;
-  readonly #dataPort: MessagePort;
+  readonly #channel: BatchChannel;
   readonly #controlPort: MessagePort;
   readonly #processPort: MessagePort;
   readonly #handlers: ShardHandlers;
   /** Subprocesses this shard's sessions started (`fromChildProcess`); the host owns them. */
   readonly childProcesses: ChildProcesses;
-  readonly #packr = createPackr();
   readonly #exited: Promise<never>;
   /** The reject functions of control calls under way, failed with the cause when the worker ends. */
   readonly #pendingCalls = new Set<(cause: Error) => void>();
@@ -119,12 +103,6 @@ export class Shard {
   /** What the worker reported at its latest heartbeat. */
   lastStats: ShardStats = { sessions: 0, eventsProcessed: 0, heapUsed: 0 };
 
-  /** `[key₁, event₁, key₂, event₂, …]`, encoded at flush. */
-  #batch: unknown[] = [];
-  #batchMailboxes: Mailbox[] = [];
-  #unacked: Mailbox[][] = [];
-  #unackedHead = 0;
-  #flushScheduled = false;
   readonly #spawns = new TickBatcher<SpawnRequest, SpawnResult>((requests) => this.call((api) => api.spawn(requests)));
   readonly #stops = new TickBatcher<StopRequest, StopResult>((requests) => this.call((api) => api.stop(requests)));
 
@@ -151,7 +129,7 @@ export class Shard {
     const data = new MessageChannel();
     const control = new MessageChannel();
     const processes = new MessageChannel();
-    this.#dataPort = data.port1;
+    this.#channel = new BatchChannel(data.port1, (notes) => this.#handlers.onNotes(this, notes), () => this.alive);
     this.#controlPort = control.port1;
     this.#processPort = processes.port1;
     this.childProcesses = new ChildProcesses(processes.port1, options.childProcesses, this.logger);
@@ -184,7 +162,6 @@ export class Shard {
       if (!this.#closing) this.#handlers.onExit(this, cause);
     });
     this.#startHeartbeat(options.watchdog);
-    this.#dataPort.on('message', (message: WorkerMessage) => this.#onMessage(message));
   }
 
   /** Starts the worker and waits until it has imported every machine module. */
@@ -279,11 +256,7 @@ export class Shard {
 
   /** The worker is gone: its unacknowledged events are released (they are journaled, and replayed on restore). */
   releaseUnacknowledged(): void {
-    for (const mailbox of this.unacknowledged()) mailbox.release();
-    this.#unacked = [];
-    this.#unackedHead = 0;
-    this.#batch = [];
-    this.#batchMailboxes = [];
+    this.#channel.releaseAll();
   }
 
   get alive(): boolean {
@@ -333,52 +306,13 @@ export class Shard {
       mailbox.release();
       return;
     }
-    this.#batch.push(key, event);
-    this.#batchMailboxes.push(mailbox);
     // Watch markers travel in the batch but are not events.
     if (typeof event !== 'number') this.eventsAccepted++;
-    if (this.#batchMailboxes.length >= FLUSH_EVENTS) this.flush();
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      if (this.#unackedHead === this.#unacked.length) queueMicrotask(this.#scheduledFlush);
-      else setImmediate(this.#scheduledFlush);
-    }
+    this.#channel.push(key, event, mailbox);
   }
-
-  readonly #scheduledFlush = () => {
-    if (this.#flushScheduled) this.flush();
-  };
 
   flush(): void {
-    this.#flushScheduled = false;
-    if (this.#batchMailboxes.length === 0 || !this.alive) return;
-    const batch = toTransferable(this.#packr.pack(this.#batch));
-    this.#batch = [];
-    this.#unacked.push(this.#batchMailboxes);
-    this.#batchMailboxes = [];
-    const message: BatchMessage = { batch };
-    this.#dataPort.postMessage(message, [batch]);
-  }
-
-  /** Events accepted for this shard that its worker has not acknowledged (sent or not yet flushed). */
-  unacknowledged(): Mailbox[] {
-    const waiting = this.#unacked.slice(this.#unackedHead).flat();
-    return waiting.concat(this.#batchMailboxes);
-  }
-
-  #onMessage(message: WorkerMessage): void {
-    for (let ack = 0; ack < message.acks; ack++) {
-      const mailboxes = this.#unacked[this.#unackedHead];
-      this.#unacked[this.#unackedHead++] = [];
-      if (mailboxes) for (const mailbox of mailboxes) mailbox.release();
-    }
-    if (this.#unackedHead > 1024 && this.#unackedHead * 2 > this.#unacked.length) {
-      this.#unacked = this.#unacked.slice(this.#unackedHead);
-      this.#unackedHead = 0;
-    }
-    if (message.notes) {
-      this.#handlers.onNotes(this, this.#packr.unpack(new Uint8Array(message.notes)) as Note[]);
-    }
+    this.#channel.flush();
   }
 
   /** Asks the worker to shut its remaining sessions down, then ends the thread. */
@@ -399,7 +333,7 @@ export class Shard {
   async destroy(): Promise<void> {
     this.#closing = true;
     this.#stopHeartbeat();
-    this.#dataPort.close();
+    this.#channel.close();
     this.#controlPort.close();
     this.#processPort.close();
     await Promise.all([this.childProcesses.killAll(), this.#pool.destroy()]);

@@ -1,0 +1,46 @@
+/**
+ * Builds the runtime's core and its parts, in the order they need each other.
+ */
+import { RuntimeEventHub } from './events.js';
+import type { RuntimeCore } from './core.js';
+import { InspectionRelay } from './inspector/inspection.js';
+import type { ResolvedOptions } from './options.js';
+import { Pool } from './pools/pool.js';
+import { routeNotes } from './sessions/note-router.js';
+import { SessionDirectory } from './sessions/session-directory.js';
+import { SessionLifecycle } from './sessions/session-lifecycle.js';
+import type { SessionRecord } from './sessions/session-record.js';
+import { SessionStopper } from './sessions/session-stopper.js';
+import { MemoryStore } from './store/store.js';
+import { startSupervisor } from './supervision/supervisor.js';
+import { WorkerFleet } from './workers/worker-fleet.js';
+
+/** The shared core and its parts; each part reaches the others through it. */
+export function buildCore(options: ResolvedOptions): RuntimeCore {
+  const pools = new Map<string, Pool<SessionRecord>>();
+  for (const pool of options.pools.values()) pools.set(pool.name, new Pool<SessionRecord>(pool.name, pool.capacity, pool.recencyFloorMs));
+  const observer = options.inspect.observer;
+  const core = {
+    options,
+    logger: options.logger,
+    now: options.now,
+    machines: new Map(),
+    pools,
+    totals: { mailboxed: 0 },
+    counters: { crashed: 0, restarts: 0, evictions: 0, eventsAccepted: 0 },
+    inspection: observer ? new InspectionRelay(observer, options.inspect.settings) : undefined,
+    store: new MemoryStore(),
+    journaling: false,
+    snapshotting: false,
+    closed: false,
+    eventTaps: undefined,
+    events: new RuntimeEventHub(options.logger, options.now),
+  } as Partial<RuntimeCore> as { -readonly [K in keyof RuntimeCore]: RuntimeCore[K] };
+  core.directory = new SessionDirectory(core);
+  core.lifecycle = new SessionLifecycle(core);
+  core.stopper = new SessionStopper(core);
+  core.fleet = new WorkerFleet(core, (shard, notes) => routeNotes(core, shard, notes));
+  core.supervisor = startSupervisor(core);
+  return core;
+}
+
