@@ -17,6 +17,8 @@ import {
   type Runtime,
   type RuntimeOptions,
   useRuntime,
+  captureLogger,
+  eventually,
 } from './helpers.js';
 
 const start = useRuntime({
@@ -225,13 +227,23 @@ describe('crashes', () => {
   });
 
   it('a listener that throws is logged and does not break the runtime', async () => {
-    const rt = await start();
+    const { logger, records } = captureLogger('warn');
+    const rt = await start({ logger });
     await rt.spawn('counter', { id: 'watched' });
+    const seen: number[] = [];
     rt.subscribe('watched', () => {
       throw new Error('listener bug');
     });
+    rt.subscribe('watched', (snapshot) => seen.push(snapshot.context.count as number));
     await rt.send('watched', { type: 'INC' });
     await neighbourStillWorks(rt, 'watched', 1);
+    await eventually(() => seen.length === 2);
+    const logged = records.filter((record) => record.msg === 'a subscriber threw; ignored');
+    expect(logged.length).toBe(2);
+    expect((logged[0]!.err as { message: string }).message).toBe('listener bug');
+    expect(logged[0]!.sessionId).toBe('watched');
+    // The other subscriber heard every snapshot.
+    expect(seen).toEqual([1, 2]);
   });
 });
 

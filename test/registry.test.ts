@@ -105,21 +105,38 @@ describe('eviction', () => {
     expect(evicted).toEqual(['pinned']);
   });
 
-  it('peek, list and stats do not count as activity; send and getSnapshot do', async () => {
+  it('peek, list and stats do not count as activity', async () => {
     const clock = manualClock();
     const rt = await start({ pools: { chat: { capacity: 2, recencyFloorMs: 0 } }, now: clock.now });
     await rt.spawn('counter', { id: 'old', pool: 'chat' });
     clock.advance(10);
     await rt.spawn('counter', { id: 'new', pool: 'chat' });
     clock.advance(10);
+    // Were these activity, 'old' would now be the most recent, and 'new' the one evicted.
     rt.peek('old');
     rt.list();
+    rt.list({ pool: 'chat' });
     rt.stats();
-    await rt.getSnapshot('new');
     const evicted: string[] = [];
     rt.on('evicted', ({ id }) => evicted.push(id));
     await rt.spawn('counter', { id: 'third', pool: 'chat' });
     expect(evicted).toEqual(['old']);
+  });
+
+  it.each([['send'], ['getSnapshot']])('%s counts as activity', async (call) => {
+    const clock = manualClock();
+    const rt = await start({ pools: { chat: { capacity: 2, recencyFloorMs: 0 } }, now: clock.now });
+    await rt.spawn('counter', { id: 'old', pool: 'chat' });
+    clock.advance(10);
+    await rt.spawn('counter', { id: 'new', pool: 'chat' });
+    clock.advance(10);
+    if (call === 'send') await rt.send('old', { type: 'INC' });
+    else await rt.getSnapshot('old');
+    await rt.getSnapshot('old');
+    const evicted: string[] = [];
+    rt.on('evicted', ({ id }) => evicted.push(id));
+    await rt.spawn('counter', { id: 'third', pool: 'chat' });
+    expect(evicted).toEqual(['new']);
   });
 
   it('shrinking a pool with setPoolCapacity evicts down to the new size', async () => {

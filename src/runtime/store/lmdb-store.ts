@@ -101,10 +101,16 @@ export class LmdbStore implements SessionStore {
   }
 
   compact(id: string, seq: number, snapshot: Uint8Array): void {
-    const row = this.#sessions.get(id);
-    if (!row || seq <= row.snapshotSeq) return;
-    this.#background(this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot }));
-    this.#clearJournal(id, seq);
+    // Read and written in one write transaction: it sees the writes queued before it (a read
+    // outside would see only committed ones, and an older snapshot could replace a newer).
+    this.#background(
+      this.#root.transaction(() => {
+        const row = this.#sessions.get(id);
+        if (!row || seq <= row.snapshotSeq) return;
+        void this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot });
+        this.#clearJournal(id, seq);
+      }),
+    );
   }
 
   drop(id: string, seq: number): void {

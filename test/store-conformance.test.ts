@@ -1,0 +1,128 @@
+// One conformance suite, run against every store: what the runtime relies on a store to do.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LmdbStore, MemoryStore, type SessionStore } from '../dist/src/internal.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const stores: Array<[string, () => Promise<SessionStore>, boolean]> = [
+  ['MemoryStore', async () => new MemoryStore(), false],
+  [
+    'LmdbStore',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'actorhost-conformance-'));
+      dirs.push(dir);
+      return LmdbStore.open(dir);
+    },
+    true,
+  ],
+];
+
+const meta = { kind: 'counter', pool: 'default', input: { start: 1 } };
+const bytes = (...values: number[]) => new Uint8Array(values);
+
+describe.each(stores)('%s', (_name, open, durable) => {
+  async function withStore(body: (store: SessionStore) => Promise<void>): Promise<void> {
+    const store = await open();
+    try {
+      await body(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('says whether it survives a host restart', () =>
+    withStore(async (store) => {
+      expect(store.durable).toBe(durable);
+    }));
+
+  it('keeps a begun session with its journal, in seq order', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      for (const seq of [1, 2, 3]) await store.append('s', seq, { type: 'INC', seq });
+      const loaded = store.load('s')!;
+      expect(loaded).toMatchObject({ ...meta, passive: false, snapshotSeq: 0, seq: 3 });
+      expect(loaded.snapshot).toBeUndefined();
+      expect(loaded.journal).toEqual([1, { type: 'INC', seq: 1 }, 2, { type: 'INC', seq: 2 }, 3, { type: 'INC', seq: 3 }]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false }]);
+    }));
+
+  it('compacts: a snapshot replaces the journal it covers, and an older one never replaces a newer', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      for (const seq of [1, 2, 3, 4]) await store.append('s', seq, { type: 'INC', seq });
+      store.compact('s', 3, bytes(3));
+      store.compact('s', 2, bytes(2));
+      await store.append('s', 5, { type: 'INC', seq: 5 });
+      const loaded = store.load('s')!;
+      expect(loaded.snapshotSeq).toBe(3);
+      expect([...loaded.snapshot!]).toEqual([3]);
+      expect(loaded.journal).toEqual([4, { type: 'INC', seq: 4 }, 5, { type: 'INC', seq: 5 }]);
+      expect(loaded.seq).toBe(5);
+    }));
+
+  it('drops a poison event from the journal, leaving a gap', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      for (const seq of [1, 2, 3]) await store.append('s', seq, { type: 'INC', seq });
+      store.drop('s', 2);
+      await store.append('s', 4, { type: 'INC', seq: 4 });
+      expect(store.load('s')!.journal).toEqual([1, { type: 'INC', seq: 1 }, 3, { type: 'INC', seq: 3 }, 4, { type: 'INC', seq: 4 }]);
+    }));
+
+  it('saves a whole state at once (passive or not), replacing the journal', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      await store.append('s', 1, { type: 'OLD' });
+      await store.save('s', meta, { snapshot: bytes(7), snapshotSeq: 5, journal: [6, { type: 'A' }, 7, { type: 'B' }] }, true);
+      const loaded = store.load('s')!;
+      expect(loaded).toMatchObject({ ...meta, passive: true, snapshotSeq: 5, seq: 7 });
+      expect([...loaded.snapshot!]).toEqual([7]);
+      expect(loaded.journal).toEqual([6, { type: 'A' }, 7, { type: 'B' }]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: true }]);
+    }));
+
+  it('begins a reused id afresh: nothing of the old session is left', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      await store.append('s', 1, { type: 'OLD' });
+      store.compact('s', 1, bytes(1));
+      await store.append('s', 2, { type: 'OLD' });
+      store.begin('s', { ...meta, input: { start: 9 } });
+      // Writes for one id apply in call order; an append resolves once it (and what came before) is kept.
+      await store.append('s', 1, { type: 'NEW' });
+      const loaded = store.load('s')!;
+      expect(loaded).toMatchObject({ input: { start: 9 }, snapshotSeq: 0, journal: [1, { type: 'NEW' }], seq: 1 });
+      expect(loaded.snapshot).toBeUndefined();
+    }));
+
+  it('deletes a session and only that session; an unknown id loads as undefined', () =>
+    withStore(async (store) => {
+      store.begin('a', meta);
+      store.begin('ab', meta);
+      await store.append('a', 1, { type: 'A' });
+      await store.append('ab', 1, { type: 'AB' });
+      await store.delete('a');
+      expect(store.load('a')).toBeUndefined();
+      expect(store.load('ab')!.journal).toEqual([1, { type: 'AB' }]);
+      expect(store.list().map((row) => row.id)).toEqual(['ab']);
+      expect(store.load('ghost')).toBeUndefined();
+    }));
+
+  it('keeps events as they were given: nested data, byte arrays, dates', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      const event = { type: 'KEEP', value: { list: [1, 'two', null, true], bytes: bytes(1, 2, 3), at: new Date(1_000), big: 5n } };
+      await store.append('s', 1, event);
+      const [, loaded] = store.load('s')!.journal as [number, typeof event];
+      expect(loaded.value.list).toEqual([1, 'two', null, true]);
+      expect([...loaded.value.bytes]).toEqual([1, 2, 3]);
+      expect(new Date(loaded.value.at).getTime()).toBe(1_000);
+      expect(loaded.value.big).toBe(5n);
+    }));
+});
