@@ -68,7 +68,6 @@ export interface ConnectionRequest {
 }
 
 export type ConnectionEvent =
-  | { type: 'connection.connect' }
   | ConnectionRequest
   | { type: 'connection.notify'; method: string; params?: unknown };
 

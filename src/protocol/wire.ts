@@ -101,8 +101,6 @@ export interface WireSnapshot {
   context: unknown;
   output?: unknown;
   error?: unknown;
-  historyValue?: unknown;
-  children?: unknown;
 }
 
 export interface WireError {
@@ -163,7 +161,6 @@ export interface ShardApi {
   stop(requests: StopRequest[]): Promise<StopResult[]>;
   /** The session's `WireSnapshot`, msgpack-encoded; `'failed'`: it cannot be encoded, and the session fails. */
   snapshot(key: number): Uint8Array | 'failed' | undefined;
-  ping(): number;
   /** With `collectGarbage` (and the host started with `--expose-gc`), collects first. */
   stats(collectGarbage?: boolean): ShardStats;
   /** Shuts every session down in parallel (the shutdown contract), then ends the shard task. */
@@ -178,7 +175,6 @@ export interface ShardStats {
 
 /** What the piscina task receives: the ports are transferred. */
 export interface ShardInit {
-  shard: number;
   machines: Array<[kind: string, url: string]>;
   dataPort: import('node:worker_threads').MessagePort;
   controlPort: import('node:worker_threads').MessagePort;

@@ -52,7 +52,6 @@ export default async function runShard({ machines, dataPort, controlPort, proces
         ),
       ),
     snapshot: (key) => host.snapshot(key),
-    ping: () => Date.now(),
     stats: (collectGarbage) => host.stats(collectGarbage),
     close: async (timeoutMs) => {
       await host.stopAll(timeoutMs);

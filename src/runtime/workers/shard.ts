@@ -135,7 +135,6 @@ export class Shard {
     this.childProcesses = new ChildProcesses(processes.port1, options.childProcesses, this.logger);
     this.#api = wrap<ShardApi>(nodeEndpoint(control.port1));
     const init: ShardInit = {
-      shard: options.index,
       machines: [...options.machines],
       dataPort: data.port2,
       controlPort: control.port2,
