@@ -37,7 +37,7 @@ const { values } = parseArgs({
     'page-sessions': { type: 'string', default: '100000' },
     'churn-sessions': { type: 'string', default: '250000' },
     'walker-events': { type: 'string', default: '2000000' },
-    out: { type: 'string', default: new URL('./results', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
+    out: { type: 'string', default: new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
   },
 });
 

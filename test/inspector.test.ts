@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSPECTOR_API } from '../dist/src/internal.js';
 import { createRuntime, fixture, silentLogger, type Runtime } from './helpers.js';
 
-const ARTIFACTS = new URL('../test-artifacts', import.meta.url).pathname;
+const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
 let runtime: Runtime;
 let browser: Browser;
 let url: string;
