@@ -1,19 +1,7 @@
 // The supervisor's decisions, called directly: facts in, a decision out, nothing else touched.
 import { describe, expect, it } from 'vitest';
-import { Pool, balancePool, decideRestart, makeRoom, type PoolMember } from '../dist/src/internal.js';
-
-type Member = { -readonly [K in keyof PoolMember]: PoolMember[K] } & { name: string };
-
-const member = (name: string, fields: Partial<Member> = {}): Member => ({
-  name,
-  lruPrev: undefined,
-  lruNext: undefined,
-  lastActiveAt: 0,
-  pins: 0,
-  inFlight: 0,
-  status: 'active',
-  ...fields,
-});
+import { Pool, balancePool, decideRestart, makeRoom } from '../dist/src/internal.js';
+import { poolMember as member, type TestMember as Member } from './helpers.js';
 
 function poolOf(capacity: number, floorMs: number, ...members: Member[]): Pool<Member> {
   const pool = new Pool<Member>('p', capacity, floorMs);

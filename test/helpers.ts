@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { afterEach } from 'vitest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../dist/src/index.js';
+import type { PoolMember } from '../dist/src/internal.js';
 
 export * from '../dist/src/index.js';
 
@@ -32,6 +33,13 @@ export function captureLogger(level = 'info'): { logger: Logger; records: Captur
 
 /** Silent unless ACTORHOST_TEST_LOG names a level (e.g. `ACTORHOST_TEST_LOG=debug npx vitest run`). */
 export const silentLogger: Logger = pino({ level: process.env.ACTORHOST_TEST_LOG ?? 'silent' }, pino.destination(2));
+
+/** A pool member the test sets up by hand, for the pure pool functions. */
+export type TestMember = { -readonly [K in keyof PoolMember]: PoolMember[K] } & { name: string };
+
+export function poolMember(name: string, fields: Partial<TestMember> = {}): TestMember {
+  return { name, lruPrev: undefined, lruNext: undefined, lastActiveAt: 0, pins: 0, inFlight: 0, status: 'active', ...fields };
+}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

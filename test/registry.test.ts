@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Pool, chooseEvictions, type PoolMember } from '../dist/src/internal.js';
+import { Pool, chooseEvictions } from '../dist/src/internal.js';
 import {
   DuplicateSessionError,
   PoolFullError,
@@ -7,23 +7,12 @@ import {
   captureLogger,
   fixture,
   manualClock,
+  poolMember as member,
+  type TestMember as Member,
   sleep,
   type Runtime,
   useRuntime,
 } from './helpers.js';
-
-/** A pool member the test can set up by hand. */
-type Member = { -readonly [K in keyof PoolMember]: PoolMember[K] } & { name: string };
-
-const member = (name: string): Member => ({
-  name,
-  lruPrev: undefined,
-  lruNext: undefined,
-  lastActiveAt: 0,
-  pins: 0,
-  inFlight: 0,
-  status: 'active',
-});
 
 describe('Pool and chooseEvictions (pure)', () => {
   it('keeps least-recently-used order; a touch moves a member to the recent end', () => {
@@ -41,7 +30,7 @@ describe('Pool and chooseEvictions (pure)', () => {
 
   it('skips pinned, busy and non-active members, and stops at the recency floor', () => {
     const pool = new Pool<Member>('p', 1, 100);
-    const [pinned, busy, starting, idle, recent] = ['pinned', 'busy', 'starting', 'idle', 'recent'].map(member);
+    const [pinned, busy, starting, idle, recent] = ['pinned', 'busy', 'starting', 'idle', 'recent'].map((name) => member(name));
     pinned!.pins = 1;
     busy!.inFlight = 2;
     starting!.status = 'starting';
@@ -105,13 +94,19 @@ describe('eviction', () => {
     expect(evicted).toEqual(['pinned']);
   });
 
-  it('peek, list and stats do not count as activity', async () => {
+  /** A full pool of two: 'old', then 'new', 10 ms apart on a manual clock; no recency floor. */
+  async function oldAndNew(): Promise<Runtime> {
     const clock = manualClock();
     const rt = await start({ pools: { chat: { capacity: 2, recencyFloorMs: 0 } }, now: clock.now });
     await rt.spawn('counter', { id: 'old', pool: 'chat' });
     clock.advance(10);
     await rt.spawn('counter', { id: 'new', pool: 'chat' });
     clock.advance(10);
+    return rt;
+  }
+
+  it('peek, list and stats do not count as activity', async () => {
+    const rt = await oldAndNew();
     // Were these activity, 'old' would now be the most recent, and 'new' the one evicted.
     rt.peek('old');
     rt.list();
@@ -124,12 +119,7 @@ describe('eviction', () => {
   });
 
   it.each([['send'], ['getSnapshot']])('%s counts as activity', async (call) => {
-    const clock = manualClock();
-    const rt = await start({ pools: { chat: { capacity: 2, recencyFloorMs: 0 } }, now: clock.now });
-    await rt.spawn('counter', { id: 'old', pool: 'chat' });
-    clock.advance(10);
-    await rt.spawn('counter', { id: 'new', pool: 'chat' });
-    clock.advance(10);
+    const rt = await oldAndNew();
     if (call === 'send') await rt.send('old', { type: 'INC' });
     else await rt.getSnapshot('old');
     await rt.getSnapshot('old');
