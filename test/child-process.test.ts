@@ -26,7 +26,8 @@ function running(pid: number): boolean {
 /** Spawns a session that runs `sh`, which starts a grandchild; resolves with both pids. */
 async function spawnOwner(rt: Runtime, id: string, pool?: string): Promise<{ pid: number; grandchild: number }> {
   await rt.spawn('owner', { id, ...(pool ? { pool } : {}) });
-  const snapshot = await rt.waitFor(id, (s) => s.context.pid > 0 && s.context.grandchild > 0, { timeoutMs: 10_000 });
+  // Generous: on a loaded 2-core machine a subprocess and its child can take seconds to start.
+  const snapshot = await rt.waitFor(id, (s) => s.context.pid > 0 && s.context.grandchild > 0, { timeoutMs: 25_000 });
   const { pid, grandchild } = snapshot.context as { pid: number; grandchild: number };
   expect(running(pid) && running(grandchild)).toBe(true);
   expect(rt.peek(id)!.pids).toEqual([pid]);
@@ -39,7 +40,7 @@ describe('no orphans: a session’s subprocess tree is killed', () => {
     const { pid, grandchild } = await spawnOwner(rt, 'owner');
     await rt.stop('owner');
     expect(processExists(pid)).toBe(false);
-    await eventually(() => !running(grandchild));
+    await eventually(() => !running(grandchild), 25_000);
   });
 
   it('on eviction — after the evicted event, whose handlers still see it alive', async () => {
@@ -58,7 +59,7 @@ describe('no orphans: a session’s subprocess tree is killed', () => {
     await (await done);
     expect(aliveWhenReported).toBe(true);
     expect(processExists(pid)).toBe(false);
-    await eventually(() => !running(grandchild));
+    await eventually(() => !running(grandchild), 25_000);
   });
 
   it('on restart after an action throws; the restored session starts a new one', async () => {
@@ -88,7 +89,7 @@ describe('no orphans: a session’s subprocess tree is killed', () => {
     await rt.shutdown();
     for (const { pid, grandchild } of trees) {
       expect(processExists(pid)).toBe(false);
-      await eventually(() => !running(grandchild));
+      await eventually(() => !running(grandchild), 25_000);
     }
   });
 });

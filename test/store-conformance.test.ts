@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Packr } from 'msgpackr';
 import { LmdbStore, MemoryStore, type SessionStore } from '../dist/src/internal.js';
 
 const dirs: string[] = [];
@@ -24,6 +25,9 @@ const stores: Array<[string, () => Promise<SessionStore>, boolean]> = [
 ];
 
 const meta = { kind: 'counter', pool: 'default', input: { start: 1 } };
+// Events reach a store encoded (encode once: the bytes the worker is sent), and come back decoded.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const encode = (event: unknown) => packr.pack(event).slice();
 const bytes = (...values: number[]) => new Uint8Array(values);
 
 describe.each(stores)('%s', (_name, open, durable) => {
@@ -44,7 +48,7 @@ describe.each(stores)('%s', (_name, open, durable) => {
   it('keeps a begun session with its journal, in seq order', () =>
     withStore(async (store) => {
       store.begin('s', meta);
-      for (const seq of [1, 2, 3]) await store.append('s', seq, { type: 'INC', seq });
+      for (const seq of [1, 2, 3]) await store.append('s', seq, encode({ type: 'INC', seq }));
       const loaded = store.load('s')!;
       expect(loaded).toMatchObject({ ...meta, passive: false, snapshotSeq: 0, seq: 3 });
       expect(loaded.snapshot).toBeUndefined();
@@ -55,10 +59,10 @@ describe.each(stores)('%s', (_name, open, durable) => {
   it('compacts: a snapshot replaces the journal it covers, and an older one never replaces a newer', () =>
     withStore(async (store) => {
       store.begin('s', meta);
-      for (const seq of [1, 2, 3, 4]) await store.append('s', seq, { type: 'INC', seq });
+      for (const seq of [1, 2, 3, 4]) await store.append('s', seq, encode({ type: 'INC', seq }));
       store.compact('s', 3, bytes(3));
       store.compact('s', 2, bytes(2));
-      await store.append('s', 5, { type: 'INC', seq: 5 });
+      await store.append('s', 5, encode({ type: 'INC', seq: 5 }));
       const loaded = store.load('s')!;
       expect(loaded.snapshotSeq).toBe(3);
       expect([...loaded.snapshot!]).toEqual([3]);
@@ -69,16 +73,16 @@ describe.each(stores)('%s', (_name, open, durable) => {
   it('drops a poison event from the journal, leaving a gap', () =>
     withStore(async (store) => {
       store.begin('s', meta);
-      for (const seq of [1, 2, 3]) await store.append('s', seq, { type: 'INC', seq });
+      for (const seq of [1, 2, 3]) await store.append('s', seq, encode({ type: 'INC', seq }));
       store.drop('s', 2);
-      await store.append('s', 4, { type: 'INC', seq: 4 });
+      await store.append('s', 4, encode({ type: 'INC', seq: 4 }));
       expect(store.load('s')!.journal).toEqual([1, { type: 'INC', seq: 1 }, 3, { type: 'INC', seq: 3 }, 4, { type: 'INC', seq: 4 }]);
     }));
 
   it('saves a whole state at once (passive or not), replacing the journal', () =>
     withStore(async (store) => {
       store.begin('s', meta);
-      await store.append('s', 1, { type: 'OLD' });
+      await store.append('s', 1, encode({ type: 'OLD' }));
       await store.save('s', meta, { snapshot: bytes(7), snapshotSeq: 5, journal: [6, { type: 'A' }, 7, { type: 'B' }] }, true);
       const loaded = store.load('s')!;
       expect(loaded).toMatchObject({ ...meta, passive: true, snapshotSeq: 5, seq: 7 });
@@ -90,12 +94,12 @@ describe.each(stores)('%s', (_name, open, durable) => {
   it('begins a reused id afresh: nothing of the old session is left', () =>
     withStore(async (store) => {
       store.begin('s', meta);
-      await store.append('s', 1, { type: 'OLD' });
+      await store.append('s', 1, encode({ type: 'OLD' }));
       store.compact('s', 1, bytes(1));
-      await store.append('s', 2, { type: 'OLD' });
+      await store.append('s', 2, encode({ type: 'OLD' }));
       store.begin('s', { ...meta, input: { start: 9 } });
       // Writes for one id apply in call order; an append resolves once it (and what came before) is kept.
-      await store.append('s', 1, { type: 'NEW' });
+      await store.append('s', 1, encode({ type: 'NEW' }));
       const loaded = store.load('s')!;
       expect(loaded).toMatchObject({ input: { start: 9 }, snapshotSeq: 0, journal: [1, { type: 'NEW' }], seq: 1 });
       expect(loaded.snapshot).toBeUndefined();
@@ -105,8 +109,8 @@ describe.each(stores)('%s', (_name, open, durable) => {
     withStore(async (store) => {
       store.begin('a', meta);
       store.begin('ab', meta);
-      await store.append('a', 1, { type: 'A' });
-      await store.append('ab', 1, { type: 'AB' });
+      await store.append('a', 1, encode({ type: 'A' }));
+      await store.append('ab', 1, encode({ type: 'AB' }));
       await store.delete('a');
       expect(store.load('a')).toBeUndefined();
       expect(store.load('ab')!.journal).toEqual([1, { type: 'AB' }]);
@@ -118,11 +122,36 @@ describe.each(stores)('%s', (_name, open, durable) => {
     withStore(async (store) => {
       store.begin('s', meta);
       const event = { type: 'KEEP', value: { list: [1, 'two', null, true], bytes: bytes(1, 2, 3), at: new Date(1_000), big: 5n } };
-      await store.append('s', 1, event);
+      await store.append('s', 1, encode(event));
       const [, loaded] = store.load('s')!.journal as [number, typeof event];
       expect(loaded.value.list).toEqual([1, 'two', null, true]);
       expect([...loaded.value.bytes]).toEqual([1, 2, 3]);
       expect(new Date(loaded.value.at).getTime()).toBe(1_000);
       expect(loaded.value.big).toBe(5n);
     }));
+});
+
+describe('LmdbStore and stores written before encode-once', () => {
+  it('reads a journal kept as objects (the old layout) and clears it with the session', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'actorhost-legacy-'));
+    dirs.push(dir);
+    const { open } = await import('lmdb');
+    const root = open({ path: dir });
+    await root.openDB({ name: 'sessions' }).put('old', { kind: 'counter', pool: 'default', input: null, passive: true, snapshotSeq: 0 });
+    const legacy = root.openDB({ name: 'journal' });
+    await legacy.put('old\u000000000000001', { type: 'INC' });
+    await legacy.put('old\u000000000000002', { type: 'INC', by: 2 });
+    await root.close();
+    const store = await LmdbStore.open(dir);
+    try {
+      await store.append('old', 3, encode({ type: 'NEW' }));
+      expect(store.load('old')!.journal).toEqual([1, { type: 'INC' }, 2, { type: 'INC', by: 2 }, 3, { type: 'NEW' }]);
+      await store.delete('old');
+      store.begin('old', meta);
+      await store.append('old', 1, encode({ type: 'FRESH' }));
+      expect(store.load('old')!.journal).toEqual([1, { type: 'FRESH' }]);
+    } finally {
+      await store.close();
+    }
+  });
 });

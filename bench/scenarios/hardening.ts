@@ -1,5 +1,8 @@
 // Hardening costs and bounds: the host's heap after a long spawn/stop churn, and the send path's
 // walker (check, copy, size) beside the one it replaced, on the same events in the same run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PlainCopier } from '../../src/internal.js';
 import { benchRuntime, collectGarbage } from '../measure.js';
 import { LegacyCopier } from './legacy-copier.js';
@@ -53,9 +56,19 @@ export function walkerCost(events: number): { currentNs: number; legacyNs: numbe
   return { currentNs: Math.min(currentA, currentB), legacyNs: Math.min(legacyA, legacyB) };
 }
 
-/** Host-side nanoseconds per `runtime.send` (validate, copy, journal, enqueue), 1,000 sessions. */
-export async function sendCost(events: number): Promise<number> {
-  const runtime = await benchRuntime({ machines: { counter }, workers: 1, standbyWorker: false, mailbox: { capacity: 1_000_000 } });
+/**
+ * Host-side nanoseconds per `runtime.send` (validate, copy, journal, enqueue), 1,000 sessions:
+ * the synchronous part of each call, on the memory store or on LMDB with `durability: 'journal'`.
+ */
+export async function sendCost(events: number, journal = false): Promise<number> {
+  const dir = journal ? mkdtempSync(join(tmpdir(), 'actorhost-bench-send-')) : undefined;
+  const runtime = await benchRuntime({
+    machines: { counter },
+    workers: 1,
+    standbyWorker: false,
+    mailbox: { capacity: 1_000_000 },
+    ...(dir ? { store: { path: dir }, durability: 'journal' as const } : {}),
+  });
   try {
     const ids = Array.from({ length: 1_000 }, (_, i) => `s-${i}`);
     await Promise.all(ids.map((id) => runtime.spawn('counter', { id })));
@@ -72,5 +85,6 @@ export async function sendCost(events: number): Promise<number> {
     return best;
   } finally {
     await runtime.shutdown();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -108,11 +108,18 @@ export class Intake {
     core.counters.eventsAccepted++;
     core.directory.touch(record);
     if (core.eventTaps) core.eventTaps.get(id)?.forEach((tap) => tap(copy));
-    const kept = core.journaling ? core.store.append(id, seq, copy) : RESOLVED;
     // A session in byId is starting, active or restarting (a stopping one has left it).
-    if (record.status === 'active') record.shard.enqueue(record.key, copy, record);
-    else (record.pending ??= []).push(copy);
-    return kept;
+    const active = record.status === 'active';
+    if (!active) (record.pending ??= []).push(copy);
+    if (!core.journaling) {
+      if (active) record.shard.enqueue(record.key, copy, record);
+      return RESOLVED;
+    }
+    // Encode once: the event is packed here, into its batch, and the journal keeps those bytes.
+    // (`pack` returns a view of the packr's reused buffer: the batch copies it at once.)
+    const packed = this.#packr.pack(copy);
+    const inBatch = active ? record.shard.enqueueEncoded(record.key, packed, record) : undefined;
+    return core.store.append(id, seq, inBatch ?? packed.slice());
   }
 }
 

@@ -2,7 +2,9 @@
  * The default store: an embedded LMDB environment (the `lmdb` package) in a directory.
  *
  * Layout: `sessions` (id → meta, passive flag, latest snapshot and the seq it covers) and
- * `journal` (`journalKey(id, seq)` → event, ordered, so a session's journal is one range).
+ * `events` (`journalKey(id, seq)` → the event's msgpack bytes, as the runtime encoded them for
+ * its worker — encode once; ordered, so a session's journal is one range). Stores written before
+ * encode-once kept events as objects in `journal`: `load` still reads them, clearing removes them.
  *
  * One owner per store: `open` takes ownership inside an LMDB write transaction, which LMDB makes
  * exclusive across processes, so checking that the previous owner is dead and taking over is one
@@ -14,6 +16,7 @@ import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { StoreError, StoreLockedError } from '../../errors.js';
+import { createPackr } from '../../protocol/wire.js';
 import type { SessionMeta, SessionState, SessionStore, StoredSession } from './store.js';
 
 interface SessionRow extends SessionMeta {
@@ -28,6 +31,8 @@ interface OwnerRow {
 }
 
 const OWNER_KEY = 'owner';
+/** Journal entries are msgpack, as `createPackr` writes them (encode once). */
+const packr = createPackr();
 /** Store directories a runtime of this process has open: the per-process half of ownership. */
 const OPEN_IN_THIS_PROCESS = new Set<string>();
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
@@ -37,7 +42,9 @@ export class LmdbStore implements SessionStore {
   readonly path: string;
   readonly #root: RootDatabase;
   readonly #sessions: Database<SessionRow, string>;
-  readonly #journal: Database<unknown, string>;
+  readonly #journal: Database<Uint8Array, string>;
+  /** The journal of stores written before encode-once: objects, read and cleared, never written. */
+  readonly #legacyJournal: Database<unknown, string>;
   readonly #meta: Database<OwnerRow, string>;
 
   /** Where a background write's failure is reported; a rejected write must never go unhandled. */
@@ -48,7 +55,8 @@ export class LmdbStore implements SessionStore {
     this.#onError = onError;
     this.#root = open({ path });
     this.#sessions = this.#root.openDB<SessionRow, string>({ name: 'sessions' });
-    this.#journal = this.#root.openDB<unknown, string>({ name: 'journal' });
+    this.#journal = this.#root.openDB<Uint8Array, string>({ name: 'events', encoding: 'binary' });
+    this.#legacyJournal = this.#root.openDB<unknown, string>({ name: 'journal' });
     this.#meta = this.#root.openDB<OwnerRow, string>({ name: 'meta' });
   }
 
@@ -95,7 +103,7 @@ export class LmdbStore implements SessionStore {
     this.#background(this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, passive: false, snapshotSeq: 0 }));
   }
 
-  append(id: string, seq: number, event: unknown): Promise<void> {
+  append(id: string, seq: number, event: Uint8Array): Promise<void> {
     // lmdb's own promise (it resolves once the write is committed): no wrapper per event.
     return this.#journal.put(journalKey(id, seq), event) as Promise<unknown> as Promise<void>;
   }
@@ -120,7 +128,7 @@ export class LmdbStore implements SessionStore {
   async save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void> {
     this.#clearJournal(id, MAX_SEQ);
     for (let index = 0; index < state.journal.length; index += 2) {
-      this.#background(this.#journal.put(journalKey(id, state.journal[index] as number), state.journal[index + 1]));
+      this.#background(this.#journal.put(journalKey(id, state.journal[index] as number), packr.pack(state.journal[index + 1]).slice()));
     }
     const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, passive, snapshotSeq: state.snapshotSeq };
     if (state.snapshot) row.snapshot = state.snapshot;
@@ -130,11 +138,14 @@ export class LmdbStore implements SessionStore {
   load(id: string): StoredSession | undefined {
     const row = this.#sessions.get(id);
     if (!row) return undefined;
+    const range = { start: journalKey(id, row.snapshotSeq + 1), end: journalKey(id, MAX_SEQ) };
+    const bySeq = new Map<number, unknown>();
+    for (const { key, value } of this.#legacyJournal.getRange(range)) bySeq.set(seqOf(key), value);
+    for (const { key, value } of this.#journal.getRange(range)) bySeq.set(seqOf(key), packr.unpack(value));
     const journal: unknown[] = [];
     let seq = row.snapshotSeq;
-    for (const { key, value } of this.#journal.getRange({ start: journalKey(id, row.snapshotSeq + 1), end: journalKey(id, MAX_SEQ) })) {
-      const journaled = seqOf(key);
-      journal.push(journaled, value);
+    for (const journaled of [...bySeq.keys()].sort((a, b) => a - b)) {
+      journal.push(journaled, bySeq.get(journaled));
       seq = journaled;
     }
     const snapshot = row.snapshot ? new Uint8Array(row.snapshot) : undefined;
@@ -169,9 +180,9 @@ export class LmdbStore implements SessionStore {
   }
 
   #clearJournal(id: string, uptoSeq: number): void {
-    for (const key of this.#journal.getKeys({ start: journalKey(id, 0), end: journalKey(id, uptoSeq + 1) })) {
-      this.#background(this.#journal.remove(key));
-    }
+    const range = { start: journalKey(id, 0), end: journalKey(id, uptoSeq + 1) };
+    for (const key of this.#journal.getKeys(range)) this.#background(this.#journal.remove(key));
+    for (const key of this.#legacyJournal.getKeys(range)) this.#background(this.#legacyJournal.remove(key));
   }
 }
 

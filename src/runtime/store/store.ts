@@ -11,6 +11,8 @@
  * Small enough that a networked store can implement it later; `MemoryStore` (tests, 'memory')
  * and `LmdbStore` (the default) do.
  */
+import { createPackr } from '../../protocol/wire.js';
+
 export interface SessionMeta {
   kind: string;
   pool: string;
@@ -40,7 +42,11 @@ export interface SessionStore {
   /** Survives a host restart. */
   readonly durable: boolean;
   begin(id: string, meta: SessionMeta): void;
-  append(id: string, seq: number, event: unknown): Promise<void>;
+  /**
+   * Journals an accepted event, given as its msgpack encoding (what the worker is sent too: encode
+   * once); the store may keep the view until it has written it. `load` gives events back decoded.
+   */
+  append(id: string, seq: number, event: Uint8Array): Promise<void>;
   compact(id: string, seq: number, snapshot: Uint8Array): void;
   drop(id: string, seq: number): void;
   save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void>;
@@ -58,6 +64,8 @@ interface MemoryEntry extends SessionMeta {
   journal: Map<number, unknown>;
 }
 
+const packr = createPackr();
+
 /** A store in the host's memory: for tests, and for hosts that need no restart durability. */
 export class MemoryStore implements SessionStore {
   readonly durable = false;
@@ -67,8 +75,8 @@ export class MemoryStore implements SessionStore {
     this.#sessions.set(id, { ...meta, passive: false, snapshot: undefined, snapshotSeq: 0, journal: new Map() });
   }
 
-  append(id: string, seq: number, event: unknown): Promise<void> {
-    this.#sessions.get(id)?.journal.set(seq, event);
+  append(id: string, seq: number, event: Uint8Array): Promise<void> {
+    this.#sessions.get(id)?.journal.set(seq, packr.unpack(event));
     return Promise.resolve();
   }
 

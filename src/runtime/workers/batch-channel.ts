@@ -1,6 +1,15 @@
 /**
- * The hot path to one worker: events batched per tick, encoded once per batch, the buffer
- * transferred; acknowledgements back in batch order, each releasing one mailbox slot per event.
+ * The hot path to one worker: events batched per tick, encoded once, the buffer transferred;
+ * acknowledgements back in batch order, each releasing one mailbox slot per event.
+ *
+ * Two ways to encode, fixed per runtime:
+ * - objects (no journal): the batch is an array of copies, packed once at flush — one `pack`
+ *   call per batch, the cheapest when nothing else needs the bytes;
+ * - encoded (`durability: 'journal'` on a durable store): each event is packed once, as it is
+ *   accepted, into the batch's buffer (`pushEncoded`), and the journal's append is given a view of
+ *   those very bytes — encode once: the same bytes are the journal entry and the batch payload.
+ *   The buffer is never written again once the batch leaves (the worker gets a copy), so the
+ *   store may read the views until its write commits.
  *
  * A batch is flushed when the current synchronous code ends (a microtask) if the worker has
  * nothing unacknowledged, else at the end of this turn of the event loop (`setImmediate`), or at
@@ -13,6 +22,10 @@ import { createPackr, toTransferable, type BatchMessage, type Note, type WorkerM
 
 /** Flush a batch as soon as it holds this many events, so one batch stays a short worker turn. */
 const FLUSH_EVENTS = 4_096;
+/** An encoded batch's first buffer; it grows when a batch needs more. */
+const BUILDER_BYTES = 64 * 1024;
+/** Watch markers, encoded (positive fixints). */
+const MARKERS = [new Uint8Array([0]), new Uint8Array([1])];
 
 /** What the channel needs to know about a session to account for its mailbox. */
 export interface Mailbox {
@@ -25,22 +38,69 @@ export class BatchChannel {
   readonly #packr = createPackr();
   readonly #onNotes: (notes: Note[]) => void;
   readonly #open: () => boolean;
-  /** `[key₁, event₁, key₂, event₂, …]`, encoded at flush. */
+  /** `[key₁, event₁, key₂, event₂, …]`, encoded at flush (objects mode). */
   #batch: unknown[] = [];
+  /** Encoded mode: the batch's msgpack, after a 5-byte array header written at flush. */
+  readonly #encoded: boolean;
+  #builder: Uint8Array = new Uint8Array(0);
+  #view: DataView = new DataView(new ArrayBuffer(0));
+  #length = 0;
   #batchMailboxes: Mailbox[] = [];
   #unacked: Mailbox[][] = [];
   #unackedHead = 0;
   #flushScheduled = false;
 
-  constructor(port: MessagePort, onNotes: (notes: Note[]) => void, open: () => boolean) {
+  constructor(port: MessagePort, onNotes: (notes: Note[]) => void, open: () => boolean, encoded = false) {
+    this.#encoded = encoded;
+    if (encoded) this.#newBuilder(BUILDER_BYTES);
     this.#port = port;
     this.#onNotes = onNotes;
     this.#open = open;
     port.on('message', (message: WorkerMessage) => this.#onMessage(message));
   }
 
+  /** An event (a copy the caller gave up) or a watch marker (a small integer). */
   push(key: number, event: unknown, mailbox: Mailbox): void {
-    this.#batch.push(key, event);
+    if (this.#encoded) this.#append(key, typeof event === 'number' ? MARKERS[event]! : this.#packr.pack(event));
+    else this.#batch.push(key, event);
+    this.#queued(mailbox);
+  }
+
+  /**
+   * Encoded mode: an event already packed (`bytes`, read at once: it may be a view of a reused
+   * buffer). Returns the view of its copy in the batch: the journal's entry, valid for good.
+   */
+  pushEncoded(key: number, bytes: Uint8Array, mailbox: Mailbox): Uint8Array {
+    const view = this.#append(key, bytes);
+    this.#queued(mailbox);
+    return view;
+  }
+
+  #append(key: number, bytes: Uint8Array): Uint8Array {
+    const needed = this.#length + 5 + bytes.byteLength;
+    if (needed > this.#builder.length) this.#grow(needed);
+    this.#builder[this.#length] = 0xce;
+    this.#view.setUint32(this.#length + 1, key);
+    const start = this.#length + 5;
+    this.#builder.set(bytes, start);
+    this.#length = start + bytes.byteLength;
+    return this.#builder.subarray(start, this.#length);
+  }
+
+  /** Earlier views stay valid: they keep the old buffer, which is never written again. */
+  #grow(needed: number): void {
+    const old = this.#builder;
+    this.#newBuilder(Math.max(needed, old.length * 2));
+    this.#builder.set(old.subarray(0, this.#length));
+  }
+
+  #newBuilder(bytes: number): void {
+    this.#builder = new Uint8Array(bytes);
+    this.#view = new DataView(this.#builder.buffer);
+    this.#length = 5;
+  }
+
+  #queued(mailbox: Mailbox): void {
     this.#batchMailboxes.push(mailbox);
     if (this.#batchMailboxes.length >= FLUSH_EVENTS) this.flush();
     else if (!this.#flushScheduled) {
@@ -57,12 +117,21 @@ export class BatchChannel {
   flush(): void {
     this.#flushScheduled = false;
     if (this.#batchMailboxes.length === 0 || !this.#open()) return;
-    const batch = toTransferable(this.#packr.pack(this.#batch));
+    const batch = this.#encoded ? this.#takeEncoded() : toTransferable(this.#packr.pack(this.#batch));
     this.#batch = [];
     this.#unacked.push(this.#batchMailboxes);
     this.#batchMailboxes = [];
     const message: BatchMessage = { batch };
     this.#port.postMessage(message, [batch]);
+  }
+
+  /** The encoded batch, copied out (the builder stays for the journal's views); a fresh builder. */
+  #takeEncoded(): ArrayBuffer {
+    this.#builder[0] = 0xdd;
+    this.#view.setUint32(1, this.#batchMailboxes.length * 2);
+    const batch = (this.#builder.buffer as ArrayBuffer).slice(0, this.#length);
+    this.#newBuilder(Math.max(BUILDER_BYTES, this.#length));
+    return batch;
   }
 
   /** The worker is gone: every event not acknowledged is released (they are journaled, and replayed on restore). */
@@ -72,6 +141,7 @@ export class BatchChannel {
     this.#unackedHead = 0;
     this.#batch = [];
     this.#batchMailboxes = [];
+    if (this.#encoded) this.#newBuilder(BUILDER_BYTES);
   }
 
   close(): void {

@@ -58,6 +58,8 @@ export interface ShardStartOptions {
   startTimeoutMs: number;
   inspect: InspectSettings;
   watchdog: { heartbeatMs: number; hangTimeoutMs: number };
+  /** Events arrive encoded (`enqueueEncoded`): the runtime journals them. */
+  encodeEvents: boolean;
   clock: Clock;
   logger: Logger;
   handlers: ShardHandlers;
@@ -129,7 +131,7 @@ export class Shard {
     const data = new MessageChannel();
     const control = new MessageChannel();
     const processes = new MessageChannel();
-    this.#channel = new BatchChannel(data.port1, (notes) => this.#handlers.onNotes(this, notes), () => this.alive);
+    this.#channel = new BatchChannel(data.port1, (notes) => this.#handlers.onNotes(this, notes), () => this.alive, options.encodeEvents);
     this.#controlPort = control.port1;
     this.#processPort = processes.port1;
     this.childProcesses = new ChildProcesses(processes.port1, options.childProcesses, this.logger);
@@ -308,6 +310,19 @@ export class Shard {
     // Watch markers travel in the batch but are not events.
     if (typeof event !== 'number') this.eventsAccepted++;
     this.#channel.push(key, event, mailbox);
+  }
+
+  /**
+   * Appends an event already encoded (encode once); returns the view of its bytes in the batch,
+   * for the journal, or `undefined` when the worker is gone (the event is replayed on restore).
+   */
+  enqueueEncoded(key: number, bytes: Uint8Array, mailbox: Mailbox): Uint8Array | undefined {
+    if (this.#exitCause) {
+      mailbox.release();
+      return undefined;
+    }
+    this.eventsAccepted++;
+    return this.#channel.pushEncoded(key, bytes, mailbox);
   }
 
   flush(): void {

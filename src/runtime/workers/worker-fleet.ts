@@ -70,6 +70,7 @@ export class WorkerFleet {
       startTimeoutMs: options.startTimeoutMs,
       inspect: options.inspect.settings,
       watchdog: options.watchdog,
+      encodeEvents: this.#core.journaling,
       clock: options,
       logger,
       handlers: {
