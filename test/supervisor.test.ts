@@ -197,3 +197,21 @@ describe('a worker that cannot start', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
+
+describe('a worker that keeps dying with no session to blame', () => {
+  const startDying = useRuntime({ machines: { dying: fixture('dies-unattributed') } });
+  it('is replaced within the restart intensity, then the shard is given up: its sessions crash, nothing hangs', async () => {
+    const rt = await startDying({ standbyWorker: false, restart: { intensity: 1, periodMs: 60_000 } });
+    const crashed: Array<{ id: string; error: Error }> = [];
+    const exits: number[] = [];
+    rt.on('crashed', ({ id, error }) => crashed.push({ id, error }));
+    rt.on('workerExit', ({ shard }) => exits.push(shard));
+    await rt.spawn('dying', { id: 'a' });
+    await eventually(() => crashed.length === 1, 20_000);
+    expect(exits).toEqual([0, 0]);
+    expect(crashed[0]!.id).toBe('a');
+    expect(crashed[0]!.error.message).toContain('keeps failing with no session to blame');
+    expect(rt.stats().shards[0]!.alive).toBe(false);
+    await expect(rt.spawn('dying', { id: 'b' })).rejects.toThrow(/no worker is alive/);
+  });
+});

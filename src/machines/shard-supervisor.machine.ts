@@ -12,9 +12,13 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 
+/** How a recovery ended: restored, or the decision to give the shard up (with why). */
+export type RecoveryOutcome = { restored: number } | { giveUp: Error };
+
 export interface ShardSupervisorInput {
   shard: number;
-  recover(cause: Error): Promise<void>;
+  /** Rejects only when the replacement worker fails to start. */
+  recover(cause: Error): Promise<RecoveryOutcome>;
   giveUp(cause: Error): void;
 }
 
@@ -31,7 +35,7 @@ export const shardSupervisorMachine = setup({
     events: {} as { type: 'worker.exited'; cause: Error },
   },
   actors: {
-    recover: fromPromise<void, { recover: (cause: Error) => Promise<void>; cause: Error }>(({ input }) =>
+    recover: fromPromise<RecoveryOutcome, { recover: (cause: Error) => Promise<RecoveryOutcome>; cause: Error }>(({ input }) =>
       input.recover(input.cause),
     ),
   },
@@ -62,6 +66,12 @@ export const shardSupervisorMachine = setup({
         src: 'recover',
         input: ({ context }) => ({ recover: context.recover, cause: context.lastCause! }),
         onDone: [
+          // The decision was to give up (the worker keeps dying with no session to blame).
+          {
+            guard: ({ event }) => 'giveUp' in event.output,
+            target: 'down',
+            actions: ({ context, event }) => context.giveUp((event.output as { giveUp: Error }).giveUp),
+          },
           { guard: ({ context }) => context.exitedWhileRecovering, target: 'recovering', reenter: true },
           { target: 'running' },
         ],

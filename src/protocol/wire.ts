@@ -45,7 +45,11 @@ export const NOTE_INSPECT = 6;
  * as it processes them, so both agree on which events a snapshot covers.
  */
 export type Note =
-  | [typeof NOTE_SNAPSHOT, key: number, snapshot: WireSnapshot, seq: number, replayed: boolean]
+  /**
+   * `replayed`: made while a restore replays the journal. `initial`: the state when a watch began
+   * (for `waitFor`, whose first read could otherwise race the watch: they travel different ports).
+   */
+  | [typeof NOTE_SNAPSHOT, key: number, snapshot: WireSnapshot, seq: number, replayed: boolean, initial?: boolean]
   | [typeof NOTE_DONE, key: number, snapshot: WireSnapshot]
   /** `poisonSeq`: the event being processed when it failed, if any. */
   | [typeof NOTE_CRASHED, key: number, error: WireError, poisonSeq: number | null]

@@ -209,7 +209,7 @@ export class ShardHost {
       const event = values[index + 1] as { type: string } | number;
       const session = this.#sessions.get(key);
       if (typeof event === 'number') {
-        if (session) session.watched = event === WATCH_ON;
+        if (session) this.#watch(session, event === WATCH_ON);
       } else if (session === undefined) {
         this.#note([NOTE_UNDELIVERED, key, event]);
       } else {
@@ -218,6 +218,15 @@ export class ShardHost {
       }
     }
     this.#outbox.flush(1);
+  }
+
+  /** A watch begins with the state as it is now, so a reader can never miss a transition. */
+  #watch(session: HostedSession, on: boolean): void {
+    const began = on && !session.watched;
+    session.watched = on;
+    if (began && session.actor.getSnapshot().status === 'active') {
+      this.#note([NOTE_SNAPSHOT, session.key, this.#wireSnapshot(session.actor), session.seq, false, true]);
+    }
   }
 
   #deliver(session: HostedSession, seq: number, event: { type: string }): void {

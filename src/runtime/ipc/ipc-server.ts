@@ -15,6 +15,7 @@
  * - `close()` sends `bye` to every client, closes every connection and the server, and removes
  *   the socket file: no handle is left open.
  */
+import { unref, type Clock } from '../options.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -51,6 +52,8 @@ export interface IpcServerOptions {
   /** What `initialize` answers as `serverInfo`. */
   serverInfo?: { name: string; version: string };
   logger?: Logger;
+  /** The timers for the auth timeout and a closing link's grace. Default: Node's. */
+  clock?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
 }
 
 export interface IpcServer {
@@ -72,7 +75,7 @@ export interface IpcServer {
 interface Connection {
   socket: Socket;
   sessionId: string | undefined;
-  authTimer: NodeJS.Timeout | undefined;
+  authTimer: unknown;
 }
 
 /**
@@ -99,6 +102,7 @@ class IpcServerImpl implements IpcServer {
   readonly #authTimeoutMs: number;
   readonly #serverInfo: { name: string; version: string };
   readonly #logger: Logger;
+  readonly #clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   readonly #tcp: { port?: number } | undefined;
   #path: string | undefined;
   #privateDir: string | undefined;
@@ -117,6 +121,7 @@ class IpcServerImpl implements IpcServer {
     this.#authTimeoutMs = options.authTimeoutMs ?? 5_000;
     this.#serverInfo = options.serverInfo ?? { name: 'actorhost', version: PROTOCOL_VERSION };
     this.#logger = options.logger ?? pino({ level: 'info' });
+    this.#clock = options.clock ?? { setTimeout: (callback, ms) => setTimeout(callback, ms), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) };
     this.#tcp = options.tcp;
     this.#path = options.path;
     this.#server = createServer((socket) => this.#accept(socket));
@@ -213,7 +218,7 @@ class IpcServerImpl implements IpcServer {
     writeMessage(connection.socket, { method: 'bye' });
     connection.socket.end();
     // A client that does not close its end within a moment is cut off.
-    setTimeout(() => connection.socket.destroy(), 1_000).unref();
+    unref(this.#clock.setTimeout(() => connection.socket.destroy(), 1_000));
   }
 
   #accept(socket: Socket): void {
@@ -222,7 +227,7 @@ class IpcServerImpl implements IpcServer {
       return;
     }
     const connection: Connection = { socket, sessionId: undefined, authTimer: undefined };
-    connection.authTimer = setTimeout(() => {
+    connection.authTimer = this.#clock.setTimeout(() => {
       writeMessage(socket, { id: null, error: { code: RPC_UNAUTHORIZED, message: `not authenticated within ${this.#authTimeoutMs} ms` } });
       socket.destroy();
     }, this.#authTimeoutMs);
@@ -244,7 +249,7 @@ class IpcServerImpl implements IpcServer {
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
-      clearTimeout(connection.authTimer);
+      this.#clock.clearTimeout(connection.authTimer);
       this.#connections.delete(connection);
     });
   }
@@ -320,7 +325,7 @@ class IpcServerImpl implements IpcServer {
     if (version !== PROTOCOL_VERSION) {
       this.#logger.warn({ sessionId, clientVersion: version, serverVersion: PROTOCOL_VERSION }, 'IPC protocol version mismatch');
     }
-    clearTimeout(connection.authTimer);
+    this.#clock.clearTimeout(connection.authTimer);
     connection.sessionId = sessionId;
     if (replyTo !== undefined) writeMessage(connection.socket, { id: replyTo, result: { version: PROTOCOL_VERSION, serverInfo: this.#serverInfo } });
   }

@@ -20,6 +20,9 @@ import type { RuntimeCore } from '../core.js';
 import type { Shard } from '../workers/shard.js';
 import type { SessionRecord } from './session-record.js';
 
+/** Marks an observer that also wants the state at the moment its watch began (`waitFor`). */
+export const INITIAL = Symbol('actorhost.initialSnapshot');
+
 /** A wire snapshot as the machine's own snapshot on the host (`.matches`, `.context` work). */
 export function resolveSnapshot(core: Pick<RuntimeCore, 'machines'>, record: SessionRecord, wire: WireSnapshot): AnyMachineSnapshot {
   const machine = core.machines.get(record.kind)!;
@@ -43,7 +46,15 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
     switch (note[0]) {
       case NOTE_SNAPSHOT: {
         if (!record?.observers) break;
-        const [, , wire, seq, replayed] = note;
+        const [, , wire, seq, replayed, initial] = note;
+        if (initial) {
+          // Only for readers that asked for the state at the watch's start (waitFor).
+          const readers = [...record.observers].filter((observer) => INITIAL in observer);
+          if (readers.length === 0) break;
+          const snapshot = resolveSnapshot(core, record, wire);
+          for (const reader of readers) directory.guard(record, () => reader.next?.(snapshot));
+          break;
+        }
         // A restore replays the journal: its subscribers see the states they had not seen yet.
         if (replayed && seq <= record.notifiedSeq) break;
         if (seq > record.notifiedSeq) record.notifiedSeq = seq;

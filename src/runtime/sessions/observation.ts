@@ -8,7 +8,7 @@ import { describe } from '../../protocol/plain-data.js';
 import { createPackr, type WireSnapshot } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from '../options.js';
-import { resolveSnapshot } from './note-router.js';
+import { INITIAL, resolveSnapshot } from './note-router.js';
 import type { SessionRecord } from './session-record.js';
 
 const packr = createPackr();
@@ -104,7 +104,11 @@ export function waitForSnapshot(
         next: check,
         error: (error) => settle(() => reject(error)),
         complete: () => settle(() => reject(new UnknownSessionError(id, 'it stopped before the predicate matched'))),
-      });
+        // The read below travels the control port, the watch the data port: it can run before the
+        // watch begins, and a transition between the two would be missed. The watch's own first
+        // snapshot closes that gap.
+        [INITIAL]: true,
+      } as Partial<Observer<AnyMachineSnapshot>>);
     } catch (error) {
       settle(() => reject(error));
       return;

@@ -17,6 +17,7 @@ import { WorkerStartError } from '../../errors.js';
 import type { Note } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import { unref } from '../options.js';
+import type { RecoveryOutcome } from '../../machines/shard-supervisor.machine.js';
 import { decideRestart } from '../supervision/decisions.js';
 import { Shard } from './shard.js';
 
@@ -147,8 +148,8 @@ export class WorkerFleet {
     return this.leastLoaded();
   }
 
-  /** Recovery (see the contract above). Rejects only if the shard must be given up. */
-  async recover(index: number, cause: Error): Promise<void> {
+  /** Recovery (see the contract above). Rejects only if the replacement fails to start. */
+  async recover(index: number, cause: Error): Promise<RecoveryOutcome> {
     const { directory, lifecycle, events } = this.#core;
     let finish!: () => void;
     const recovering = new Promise<void>((resolve) => (finish = resolve));
@@ -177,9 +178,11 @@ export class WorkerFleet {
         // No session to blame: the shard itself is charged, bounded like a session's restarts.
         const decision = decideRestart(this.#unattributedExits[index] ?? [], this.#core.now(), this.#core.options.restart);
         this.#unattributedExits[index] = decision.charge;
-        if ('giveUp' in decision) throw new WorkerStartError(index, new Error(`its worker keeps failing with no session to blame: ${cause.message}`));
+        if ('giveUp' in decision) {
+          return { giveUp: new WorkerStartError(index, new Error(`its worker keeps failing with no session to blame: ${cause.message}`)) };
+        }
       }
-      if (this.#core.closed) return;
+      if (this.#core.closed) return { restored: 0 };
       const replacement = await this.#replacementShard(index);
       const restores: Array<Promise<void>> = [];
       for (const record of restorable) {
@@ -193,6 +196,7 @@ export class WorkerFleet {
       }
       await Promise.all(restores);
       replacement.logger.info({ restored: restores.length }, 'worker replaced; sessions restored');
+      return { restored: restores.length };
     } finally {
       await destroyed;
       for (const record of restorable) if (record.startup === recovering) record.startup = undefined;
