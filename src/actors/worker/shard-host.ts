@@ -20,9 +20,10 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { assign, createActor, setup, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
+import { createActor, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
 import { importMachine } from '../../protocol/machine-module.js';
 import { InspectForwarder } from './inspect-forwarder.js';
+import { warmUp } from './warm-up.js';
 import { Outbox, type PostToHost } from './outbox.js';
 import {
   NOTE_CRASHED,
@@ -109,15 +110,7 @@ export class ShardHost {
    * (Measured: a fresh worker spawned sessions ~2× slower than a warm one; a restore is a spawn.)
    */
   warmUp(rounds: number): void {
-    for (let round = 0; round < rounds; round++) {
-      const actor = createActor(WARM_UP_MACHINE).start();
-      actor.send({ type: 'NEXT' });
-      const persisted = this.#packr.unpack(this.#persistedBytes(actor));
-      actor.stop();
-      const restored = createActor(WARM_UP_MACHINE, { snapshot: persisted as never }).start();
-      restored.send({ type: 'NEXT' });
-      restored.stop();
-    }
+    warmUp(rounds, this.#packr);
   }
 
   /** Starts sessions; each request is answered on its own, so one failure never fails the batch. */
@@ -378,15 +371,6 @@ export class ShardHost {
     this.#outbox.note(note);
   }
 }
-
-const WARM_UP_MACHINE = setup({ types: { context: {} as { n: number } } }).createMachine({
-  context: { n: 0 },
-  initial: 'a',
-  states: {
-    a: { on: { NEXT: { target: 'b', actions: assign({ n: ({ context }) => context.n + 1 }) } } },
-    b: { on: { NEXT: { target: 'a', actions: assign({ n: ({ context }) => context.n + 1 }) } } },
-  },
-});
 
 function unencodableError(what: string, cause: unknown): Error {
   const error = new Error(`${what} cannot be encoded for the host (${cause instanceof Error ? cause.message : String(cause)}); keep only plain data in context`);
