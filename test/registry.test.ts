@@ -5,6 +5,7 @@ import {
   PoolFullError,
   UnknownSessionError,
   captureLogger,
+  eventually,
   fixture,
   manualClock,
   poolMember as member,
@@ -210,6 +211,27 @@ describe('passivation', () => {
     // Nothing else changed: the holder still answers, the evicted one is still stored.
     await rt.send('holder', { type: 'INC' });
     expect(rt.peek('gone')!.status).toBe('evicted');
+  });
+
+  it.each([['subscribe'], ['waitFor'], ['pin']])('%s on an evicted session reactivates it, state intact', async (call) => {
+    const clock = manualClock();
+    const rt = await start({ pools: { chat: { capacity: 2 } }, now: clock.now });
+    await rt.spawn('counter', { id: 'sleeper', pool: 'chat', input: { start: 41 } });
+    clock.advance(10);
+    await rt.spawn('counter', { id: 'other', pool: 'chat' });
+    clock.advance(10);
+    rt.setPoolCapacity('chat', 1);
+    await eventually(() => rt.peek('sleeper')?.status === 'evicted');
+    await rt.stop('other');
+    const seen: number[] = [];
+    if (call === 'subscribe') rt.subscribe('sleeper', (snapshot) => seen.push(snapshot.context.count as number));
+    if (call === 'waitFor') expect((await rt.waitFor('sleeper', (s) => s.context.count === 41)).context.count).toBe(41);
+    if (call === 'pin') rt.pin('sleeper');
+    expect(rt.peek('sleeper')!.status).not.toBe('evicted');
+    await rt.send('sleeper', { type: 'INC' });
+    expect((await rt.getSnapshot('sleeper')).context.count).toBe(42);
+    if (call === 'subscribe') await eventually(() => seen.at(-1) === 42);
+    if (call === 'pin') expect(rt.peek('sleeper')!.pinned).toBe(true);
   });
 
   it('stop() forgets an evicted session; a send to it is then an unknown session', async () => {

@@ -191,8 +191,9 @@ export class Runtime {
     if (typeof listener !== 'function' && (listener === null || typeof listener !== 'object')) {
       throw new InvalidOptionError(`subscribe: the listener must be a function or an observer { next, error, complete } (got ${describe(listener)})`);
     }
-    const { directory, lifecycle } = this.#core;
-    const record = directory.live(id);
+    const { lifecycle } = this.#core;
+    // An evicted session is reactivated (when its pool has room): passivation is invisible.
+    const record = lifecycle.liveOrReactivated(id);
     const observer = typeof listener === 'function' ? { next: listener } : listener;
     if (record.observers === undefined) {
       record.observers = new Set();
@@ -222,7 +223,8 @@ export class Runtime {
   /** Refcounted pin: a pinned session is never evicted. The returned release is idempotent. */
   pin(id: string): () => void {
     checkId('pin', id);
-    const record: SessionRecord = this.#core.directory.live(id);
+    this.#assertOpen('pin');
+    const record: SessionRecord = this.#core.lifecycle.liveOrReactivated(id);
     record.pins++;
     let released = false;
     return () => {
