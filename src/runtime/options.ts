@@ -39,7 +39,7 @@ export interface RuntimeOptions {
   maxEventBytes?: number;
   /** V8 limits for each worker (piscina's `resourceLimits`). Default: a 64 MB young generation. */
   resourceLimits?: ResourceLimits;
-  /** A pino logger; used as given. Default: pino at `info`. */
+  /** A pino-compatible logger; used as given. Default: warnings and errors to stderr (`name: 'actorhost'`). */
   logger?: Logger;
   /** Where sessions are kept: an LMDB directory (default `./.actorhost`), or `'memory'`. */
   store?: 'memory' | { path: string };
@@ -234,7 +234,8 @@ function resolveStore(store: RuntimeOptions['store']): ResolvedOptions['store'] 
 }
 
 function resolveLogger(logger: unknown): Logger {
-  if (logger === undefined) return pino({ level: 'info' });
+  // Quiet by default (DESIGN.md): warnings and errors only, to stderr, never into the user's stdout.
+  if (logger === undefined) return pino({ name: 'actorhost', level: 'warn' }, pino.destination({ dest: 2, sync: true }));
   const methods = ['info', 'warn', 'error', 'debug', 'child'] as const;
   const missing = methods.filter((method) => typeof (logger as Record<string, unknown> | null)?.[method] !== 'function');
   if (missing.length > 0) {
