@@ -234,6 +234,26 @@ describe('passivation', () => {
     if (call === 'pin') expect(rt.peek('sleeper')!.pinned).toBe(true);
   });
 
+  it('stop() of a session being evicted stops it for good: not left passivated', async () => {
+    const clock = manualClock();
+    const rt = await start({ pools: { chat: { capacity: 2 } }, now: clock.now });
+    await rt.spawn('counter', { id: 'leaving', pool: 'chat' });
+    clock.advance(10);
+    await rt.spawn('counter', { id: 'staying', pool: 'chat' });
+    clock.advance(10);
+    const stopped = new Promise<void>((resolve) =>
+      rt.on('evicted', ({ id }) => {
+        // Stopped while its eviction is under way.
+        if (id === 'leaving') void rt.stop('leaving').then(resolve);
+      }),
+    );
+    rt.setPoolCapacity('chat', 1);
+    await stopped;
+    expect(rt.peek('leaving')).toBeUndefined();
+    expect(rt.stats().evicted).toBe(0);
+    await expect(rt.send('leaving', { type: 'INC' })).rejects.toBeInstanceOf(UnknownSessionError);
+  });
+
   it('stop() forgets an evicted session; a send to it is then an unknown session', async () => {
     const clock = manualClock();
     const rt = await start({ pools: { chat: { capacity: 1 } }, now: clock.now });

@@ -242,7 +242,13 @@ export class Runtime {
     const record = directory.byId.get(id);
     if (record) return stopper.stop(record, 'stop');
     const leaving = directory.leaving.get(id);
-    if (leaving) return leaving.done;
+    if (leaving) {
+      if (leaving.mode !== 'evict' || leaving.superseded) return leaving.done;
+      // Being evicted: stopped for good instead, not left passivated in the store.
+      leaving.mode = 'stop';
+      await leaving.done;
+      if (!directory.passive.has(id) || directory.byId.has(id)) return;
+    }
     if (directory.passive.has(id)) {
       directory.passive.delete(id);
       await store.delete(id);
