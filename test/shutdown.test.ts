@@ -17,6 +17,18 @@ describe('stop', () => {
     expect(rt.peek('tidy')).toBeUndefined();
   });
 
+  it('independent stops never wait for each other: a quick one asked in the same tick as a slow one', async () => {
+    const rt = await start({ workers: 1 });
+    await rt.spawn('cleanup', { id: 'slow', input: { cleanupMs: 2_000 } });
+    await rt.spawn('counter', { id: 'quick' });
+    const order: string[] = [];
+    const slow = rt.stop('slow').then(() => order.push('slow'));
+    const quick = rt.stop('quick').then(() => order.push('quick'));
+    await Promise.all([slow, quick]);
+    // On one worker, in one tick: they used to share one answer, the slowest's.
+    expect(order).toEqual(['quick', 'slow']);
+  });
+
   it('stops a session without a shutdown handler at once, not after the timeout', async () => {
     const rt = await start({ shutdownTimeoutMs: 20_000 });
     await rt.spawn('counter', { id: 'plain' });

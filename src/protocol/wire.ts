@@ -38,6 +38,7 @@ export const NOTE_CRASHED = 3;
 export const NOTE_UNDELIVERED = 4;
 export const NOTE_PERSIST = 5;
 export const NOTE_INSPECT = 6;
+export const NOTE_STOPPED = 7;
 
 /**
  * What a worker tells the host about one session. `seq` numbers a session's accepted events over
@@ -57,7 +58,9 @@ export type Note =
   /** A persisted snapshot (msgpack) covering the session's events up to `seq`. */
   | [typeof NOTE_PERSIST, key: number, seq: number, snapshot: Uint8Array]
   /** An XState inspection event of the session's actor system, made plain (see InspectRecord). */
-  | [typeof NOTE_INSPECT, key: number, record: InspectRecord];
+  | [typeof NOTE_INSPECT, key: number, record: InspectRecord]
+  /** A stop asked for by `ShardApi.stop` is over: each one answers alone, as soon as it is. */
+  | [typeof NOTE_STOPPED, key: number, result: StopResult];
 
 /**
  * An XState inspection event with its actor refs replaced by session ids. Session ids are the
@@ -161,8 +164,11 @@ export interface ShardApi {
   spawn(requests: SpawnRequest[]): SpawnResult[];
   /** Warms XState's code paths on a built-in machine (a standby worker, while it waits). */
   warmUp(rounds: number): void;
-  /** Shuts sessions down in parallel; answers in request order. */
-  stop(requests: StopRequest[]): Promise<StopResult[]>;
+  /**
+   * Starts shutting sessions down, in parallel; each answers with its own `NOTE_STOPPED` as soon
+   * as it is down, so a quick stop never waits for a slow one asked in the same call.
+   */
+  stop(requests: StopRequest[]): void;
   /** The session's `WireSnapshot`, msgpack-encoded; `'failed'`: it cannot be encoded, and the session fails. */
   snapshot(key: number): Uint8Array | 'failed' | undefined;
   /** With `collectGarbage` (and the host started with `--expose-gc`), collects first. */

@@ -29,6 +29,7 @@ import {
   NOTE_CRASHED,
   NOTE_DONE,
   NOTE_PERSIST,
+  NOTE_STOPPED,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
   SHUTDOWN_EVENT,
@@ -323,6 +324,11 @@ export class ShardHost {
   }
 
   /** The session's snapshot, encoded; `'failed'` when it cannot be (the session then fails). */
+  /** A stop the host asked for is over: it hears so at once, alone. */
+  stopped(key: number, result: StopResult): void {
+    this.#note([NOTE_STOPPED, key, result]);
+  }
+
   snapshot(key: number): Uint8Array | 'failed' | undefined {
     const session = this.#sessions.get(key);
     if (!session) return undefined;

@@ -43,14 +43,14 @@ export default async function runShard({ machines, dataPort, controlPort, proces
     spawn: (requests) => host.spawn(requests),
     warmUp: (rounds) => host.warmUp(rounds),
     // Each stop is answered on its own: one that fails never fails the batch.
-    stop: (requests) =>
-      Promise.all(
-        requests.map(({ key, timeoutMs, persist }) =>
-          Promise.resolve()
-            .then(() => host.stop(key, timeoutMs, persist))
-            .catch((error: unknown) => ({ outcome: 'failed' as const, error: toWireError(error) })),
-        ),
-      ),
+    stop: (requests) => {
+      for (const { key, timeoutMs, persist } of requests) {
+        void Promise.resolve()
+          .then(() => host.stop(key, timeoutMs, persist))
+          .catch((error: unknown) => ({ outcome: 'failed' as const, error: toWireError(error) }))
+          .then((result) => host.stopped(key, result));
+      }
+    },
     snapshot: (key) => host.snapshot(key),
     stats: (collectGarbage) => host.stats(collectGarbage),
     close: async (timeoutMs) => {

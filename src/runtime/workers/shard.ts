@@ -24,6 +24,7 @@ import { ChildProcesses, type ChildProcessEvents } from './child-processes.js';
 import { BatchChannel, type Mailbox } from './batch-channel.js';
 import { TickBatcher } from './tick-batcher.js';
 import {
+  NOTE_STOPPED,
   STATE_CULPRIT_KEY,
   STATE_CURRENT_KEY,
   STATE_CURRENT_SEQ,
@@ -106,7 +107,9 @@ export class Shard {
   lastStats: ShardStats = { sessions: 0, eventsProcessed: 0, heapUsed: 0 };
 
   readonly #spawns = new TickBatcher<SpawnRequest, SpawnResult>((requests) => this.call((api) => api.spawn(requests)));
-  readonly #stops = new TickBatcher<StopRequest, StopResult>((requests) => this.call((api) => api.stop(requests)));
+  /** Stops asked for in this tick (sent in one call), and the stops under way, by key. */
+  #stopQueue: StopRequest[] = [];
+  readonly #stopWaiters = new Map<number, { resolve(result: StopResult): void; reject(cause: Error): void }>();
 
   private constructor(options: ShardStartOptions) {
     this.#index = options.index;
@@ -131,7 +134,7 @@ export class Shard {
     const data = new MessageChannel();
     const control = new MessageChannel();
     const processes = new MessageChannel();
-    this.#channel = new BatchChannel(data.port1, (notes) => this.#handlers.onNotes(this, notes), () => this.alive, options.encodeEvents);
+    this.#channel = new BatchChannel(data.port1, (notes) => this.#onNotes(notes), () => this.alive, options.encodeEvents);
     this.#controlPort = control.port1;
     this.#processPort = processes.port1;
     this.childProcesses = new ChildProcesses(processes.port1, options.childProcesses, this.logger);
@@ -159,6 +162,7 @@ export class Shard {
       this.#exitCause = cause;
       for (const reject of this.#pendingCalls) reject(cause);
       this.#pendingCalls.clear();
+      for (const key of [...this.#stopWaiters.keys()]) this.#settleStop(key, undefined, cause);
       this.#stopHeartbeat();
       if (!this.#closing) this.#handlers.onExit(this, cause);
     });
@@ -297,7 +301,40 @@ export class Shard {
 
   /** Shuts a session down (the shutdown contract); stops in the same tick share a round trip. */
   stop(key: number, timeoutMs: number, persist = false): Promise<StopResult> {
-    return this.#stops.call({ key, timeoutMs, persist });
+    if (this.#exitCause) return Promise.reject(this.#exitCause);
+    return new Promise<StopResult>((resolve, reject) => {
+      this.#stopWaiters.set(key, { resolve, reject });
+      if (this.#stopQueue.push({ key, timeoutMs, persist }) === 1) queueMicrotask(() => this.#sendStops());
+    });
+  }
+
+  #sendStops(): void {
+    const requests = this.#stopQueue;
+    this.#stopQueue = [];
+    this.call((api) => api.stop(requests)).catch((cause: Error) => {
+      for (const { key } of requests) this.#settleStop(key, undefined, cause);
+    });
+  }
+
+  #settleStop(key: number, result: StopResult | undefined, cause?: Error): void {
+    const waiter = this.#stopWaiters.get(key);
+    if (!waiter) return;
+    this.#stopWaiters.delete(key);
+    if (result) waiter.resolve(result);
+    else waiter.reject(cause!);
+  }
+
+  /** Stop answers are the shard's own; every other note goes to the runtime. */
+  #onNotes(notes: Note[]): void {
+    let others = notes;
+    if (this.#stopWaiters.size > 0) {
+      others = [];
+      for (const note of notes) {
+        if (note[0] === NOTE_STOPPED) this.#settleStop(note[1], note[2]);
+        else others.push(note);
+      }
+    }
+    if (others.length > 0) this.#handlers.onNotes(this, others);
   }
 
   /** Appends one event (validated and copied by the caller) or watch marker for session `key`. */
