@@ -165,10 +165,11 @@ export interface ShardApi {
   /** Warms XState's code paths on a built-in machine (a standby worker, while it waits). */
   warmUp(rounds: number): void;
   /**
-   * Starts shutting sessions down, in parallel; each answers with its own `NOTE_STOPPED` as soon
-   * as it is down, so a quick stop never waits for a slow one asked in the same call.
+   * Shuts sessions down, in parallel. A stop that is over at once (no shutdown handler, not
+   * found) is answered in the reply; one still under way is `null` there and answers alone with
+   * its own `NOTE_STOPPED` when it is down: a quick stop never waits for a slow one.
    */
-  stop(requests: StopRequest[]): void;
+  stop(requests: StopRequest[]): Array<StopResult | null>;
   /** The session's `WireSnapshot`, msgpack-encoded; `'failed'`: it cannot be encoded, and the session fails. */
   snapshot(key: number): Uint8Array | 'failed' | undefined;
   /** With `collectGarbage` (and the host started with `--expose-gc`), collects first. */

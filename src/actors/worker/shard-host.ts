@@ -293,9 +293,10 @@ export class ShardHost {
    * final state; stop at once when it does not; stop by force after `timeoutMs`. With `persist`,
    * a snapshot is taken first: the state to restore, not the state the shutdown leaves.
    */
-  stop(key: number, timeoutMs: number, persist = false): Promise<StopResult> {
+  stop(key: number, timeoutMs: number, persist = false): StopResult | Promise<StopResult> {
     const session = this.#sessions.get(key);
-    if (session === undefined) return Promise.resolve({ outcome: 'not-found' });
+    // Answered at once when nothing is left to wait for (the common case: no handler).
+    if (session === undefined) return { outcome: 'not-found' };
     const { actor } = session;
     let saved: { snapshot?: Uint8Array; seq?: number } = {};
     if (persist) {
@@ -308,7 +309,7 @@ export class ShardHost {
     if (!actor.getSnapshot().can(SHUTDOWN_EVENT)) {
       session.onStopped = () => {};
       this.#run(key, 0, stopActor, actor);
-      return Promise.resolve({ outcome: 'no-handler', ...saved });
+      return { outcome: 'no-handler', ...saved };
     }
     return new Promise<StopResult>((resolve) => {
       const timer = setTimeout(() => {

@@ -18,7 +18,7 @@ import {
   type ToWorker,
 } from '../../protocol/child-process-hook.js';
 import { ShardHost, sessionContext } from './shard-host.js';
-import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit } from '../../protocol/wire.js';
+import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit, type StopResult } from '../../protocol/wire.js';
 
 export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, startTimeoutMs, inspect }: ShardInit): Promise<void> {
   const host = new ShardHost({
@@ -43,14 +43,21 @@ export default async function runShard({ machines, dataPort, controlPort, proces
     spawn: (requests) => host.spawn(requests),
     warmUp: (rounds) => host.warmUp(rounds),
     // Each stop is answered on its own: one that fails never fails the batch.
-    stop: (requests) => {
-      for (const { key, timeoutMs, persist } of requests) {
-        void Promise.resolve()
-          .then(() => host.stop(key, timeoutMs, persist))
+    stop: (requests) =>
+      requests.map(({ key, timeoutMs, persist }) => {
+        let result: StopResult | Promise<StopResult>;
+        try {
+          result = host.stop(key, timeoutMs, persist);
+        } catch (error) {
+          return { outcome: 'failed' as const, error: toWireError(error) };
+        }
+        if (!(result instanceof Promise)) return result;
+        // Still shutting down: it answers alone, with a note, when it is down.
+        void result
           .catch((error: unknown) => ({ outcome: 'failed' as const, error: toWireError(error) }))
-          .then((result) => host.stopped(key, result));
-      }
-    },
+          .then((stopped) => host.stopped(key, stopped));
+        return null;
+      }),
     snapshot: (key) => host.snapshot(key),
     stats: (collectGarbage) => host.stats(collectGarbage),
     close: async (timeoutMs) => {

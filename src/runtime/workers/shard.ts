@@ -311,9 +311,12 @@ export class Shard {
   #sendStops(): void {
     const requests = this.#stopQueue;
     this.#stopQueue = [];
-    this.call((api) => api.stop(requests)).catch((cause: Error) => {
-      for (const { key } of requests) this.#settleStop(key, undefined, cause);
-    });
+    this.call((api) => api.stop(requests)).then(
+      (results) => results.forEach((result, index) => result && this.#settleStop(requests[index]!.key, result)),
+      (cause: Error) => {
+        for (const { key } of requests) this.#settleStop(key, undefined, cause);
+      },
+    );
   }
 
   #settleStop(key: number, result: StopResult | undefined, cause?: Error): void {
