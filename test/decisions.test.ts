@@ -20,8 +20,9 @@ describe('balancePool', () => {
     const pinned = member('pinned', { pins: 1 });
     const busy = member('busy', { inFlight: 2 });
     const starting = member('starting', { status: 'starting' });
+    const midTurn = member('midTurn', { busy: true });
     const idle = member('idle');
-    const pool = poolOf(2, 0, pinned, busy, starting, idle);
+    const pool = poolOf(2, 0, pinned, busy, starting, midTurn, idle);
     expect(balancePool(pool, 100)).toEqual({ evict: [idle], overCapacity: true });
   });
 

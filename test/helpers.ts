@@ -38,7 +38,7 @@ export const silentLogger: Logger = pino({ level: process.env.ACTORHOST_TEST_LOG
 export type TestMember = { -readonly [K in keyof PoolMember]: PoolMember[K] } & { name: string };
 
 export function poolMember(name: string, fields: Partial<TestMember> = {}): TestMember {
-  return { name, lruPrev: undefined, lruNext: undefined, lastActiveAt: 0, pins: 0, inFlight: 0, status: 'active', ...fields };
+  return { name, lruPrev: undefined, lruNext: undefined, lastActiveAt: 0, pins: 0, inFlight: 0, busy: false, status: 'active', ...fields };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -86,13 +86,16 @@ describe('eviction', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ pool: 'chat', size: 2, capacity: 1, level: 40 });
     expect(rt.stats().evictions).toBe(0);
-    // Unpinned and past the floor, the LRU goes at the next decision.
-    release();
-    clock.advance(5_000);
+    // Unpinned and past its floor, it goes as soon as the pin is released: no spawn or resize needed.
     const evicted: string[] = [];
     rt.on('evicted', ({ id }) => evicted.push(id));
+    release();
+    expect(evicted).toEqual(['pinned']);
+    // The other two are inside their floor: the pool stays over capacity until they leave it.
+    clock.advance(5_000);
     rt.setPoolCapacity('chat', 2);
     expect(evicted).toEqual(['pinned']);
+    expect(rt.stats().pools.chat!.sessions).toBe(2);
   });
 
   /** A full pool of two: 'old', then 'new', 10 ms apart on a manual clock; no recency floor. */

@@ -118,6 +118,7 @@ export function lruTouchCost(members: number, touches: number): { listNs: number
     lastActiveAt: 0,
     pins: 0,
     inFlight: 0,
+    busy: false,
     status: 'active',
   }));
   const order = Array.from({ length: touches }, (_, i) => (i * 2_654_435_761) % members);

@@ -39,6 +39,7 @@ export const NOTE_UNDELIVERED = 4;
 export const NOTE_PERSIST = 5;
 export const NOTE_INSPECT = 6;
 export const NOTE_STOPPED = 7;
+export const NOTE_BUSY = 8;
 
 /**
  * What a worker tells the host about one session. `seq` numbers a session's accepted events over
@@ -60,7 +61,9 @@ export type Note =
   /** An XState inspection event of the session's actor system, made plain (see InspectRecord). */
   | [typeof NOTE_INSPECT, key: number, record: InspectRecord]
   /** A stop asked for by `ShardApi.stop` is over: each one answers alone, as soon as it is. */
-  | [typeof NOTE_STOPPED, key: number, result: StopResult];
+  | [typeof NOTE_STOPPED, key: number, result: StopResult]
+  /** The session entered or left a state tagged busy (a turn in progress); sent only on a change. */
+  | [typeof NOTE_BUSY, key: number, busy: boolean];
 
 /**
  * An XState inspection event with its actor refs replaced by session ids. Session ids are the
@@ -195,6 +198,8 @@ export interface ShardInit {
   state: SharedArrayBuffer;
   /** Persist a session's snapshot after this many events (0: never on its own). */
   snapshotEvery: number;
+  /** The state tag that marks a turn in progress (`options.busyTag`). */
+  busyTag: string;
   /** How long each machine module may take to import. */
   startTimeoutMs: number;
   inspect: InspectSettings;

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
+import { boolean, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs } from './option-checks.js';
 import { resolveInspect, type InspectObserver, type InspectOption } from './inspector/inspection.js';
 import type { InspectSettings } from '../protocol/wire.js';
 
@@ -55,6 +56,11 @@ export interface RuntimeOptions {
   restart?: { intensity?: number; periodMs?: number };
   /** Worker liveness: a ping every `heartbeatMs`; unanswered for `hangTimeoutMs`, the worker is replaced. */
   watchdog?: { heartbeatMs?: number; hangTimeoutMs?: number };
+  /**
+   * The state tag that marks a turn in progress: a session in a state with this tag is never
+   * evicted, like a pinned one. Default: `'busy'`.
+   */
+  busyTag?: string;
   /** A session's snapshot is taken after this many events (and when it has been idle a while). Default: 100. */
   snapshotEvery?: number;
   /** The clock, for recency floors and restart windows. Default: `Date.now`. */
@@ -117,6 +123,7 @@ export interface ResolvedOptions {
   readonly restart: { intensity: number; periodMs: number };
   readonly watchdog: { heartbeatMs: number; hangTimeoutMs: number };
   readonly snapshotEvery: number;
+  readonly busyTag: string;
   readonly now: () => number;
   readonly setTimeout: Clock['setTimeout'];
   readonly clearTimeout: Clock['clearTimeout'];
@@ -141,6 +148,7 @@ const KNOWN_OPTIONS = new Set([
   'restart',
   'watchdog',
   'snapshotEvery',
+  'busyTag',
   'now',
   'clock',
   'standbyWorker',
@@ -152,8 +160,7 @@ export const DEFAULT_STORE_PATH = './.actorhost';
 
 export const DEFAULT_POOL = 'default';
 
-/** Node's timers fire at once for delays of 2^31 ms or more (with a warning): the largest that works. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export { MAX_TIMER_MS } from './option-checks.js';
 
 /**
  * Worker defaults. XState allocates a new snapshot per event; with V8's default young generation
@@ -203,6 +210,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     },
     watchdog: resolveWatchdog(objectOption('options.watchdog', options.watchdog)),
     snapshotEvery: positiveInteger('options.snapshotEvery', options.snapshotEvery, 100),
+    busyTag: nonEmptyString('options.busyTag', options.busyTag, 'busy'),
     ...resolveClock(options.now, objectOption('options.clock', options.clock)),
     standbyWorker: boolean('options.standbyWorker', options.standbyWorker, true),
     ipcServer: resolveIpcServer(options.ipcServer),
@@ -295,19 +303,8 @@ function resolveClock(now: unknown, clock: Partial<Clock>): Clock {
   };
 }
 
-function boolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new InvalidOptionError(`${name} must be true or false (got ${show(value)})`);
-  return value;
-}
 
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw new InvalidOptionError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')} (got ${show(value)})`);
-  }
-  return value as T;
-}
+
 
 function resolveMachines(machines: RuntimeOptions['machines']): Map<string, string> {
   if (machines === null || typeof machines !== 'object' || Object.keys(machines).length === 0) {
@@ -345,44 +342,4 @@ function resolvePools(pools: RuntimeOptions['pools']): Map<string, ResolvedPool>
     resolved.set(DEFAULT_POOL, { name: DEFAULT_POOL, capacity: Infinity, recencyFloorMs: 0 });
   }
   return resolved;
-}
-
-function objectOption<T extends object>(name: string, value: T | undefined): Partial<T> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionError(`${name} must be an object (got ${show(value)})`);
-  }
-  return value;
-}
-
-function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(`${name} must be a positive integer (got ${show(value)})`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidOptionError(`${name} must be a non-negative integer (got ${show(value)})`);
-  }
-  return value;
-}
-
-/** A delay for a timer: a non-negative integer that Node's timers can wait for. */
-function timerMs(name: string, value: unknown, fallback: number): number {
-  const ms = nonNegativeInteger(name, value, fallback);
-  if (ms > MAX_TIMER_MS - 1_000) {
-    throw new InvalidOptionError(`${name} must be at most ${MAX_TIMER_MS - 1_000} ms, about 24.8 days, which Node's timers can wait for (got ${ms})`);
-  }
-  return ms;
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
 }

@@ -31,6 +31,7 @@ import { buildCore } from './build-core.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { SessionHandle } from './sessions/session-handle.js';
 import { Intake } from './sessions/intake.js';
+import { rebalance } from './sessions/note-router.js';
 import { readSnapshot, waitForSnapshot } from './sessions/observation.js';
 import type { SessionRecord, SessionStatus } from './sessions/session-record.js';
 import { checkId, checkSpawnOptions } from './sessions/spawn-options.js';
@@ -231,6 +232,8 @@ export class Runtime {
       if (released) return;
       released = true;
       record.pins--;
+      // A pin released may be the candidate an over-capacity pool was waiting for.
+      if (record.pins === 0) rebalance(this.#core, record);
     };
   }
 

@@ -20,14 +20,16 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { createActor, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
+import { createActor, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine, type InspectionEvent } from 'xstate';
 import { importMachine } from '../../protocol/machine-module.js';
 import { InspectForwarder } from './inspect-forwarder.js';
 import { warmUp } from './warm-up.js';
 import { Outbox, type PostToHost } from './outbox.js';
+import { sendEvent, startActor, stopActor, unencodableError, wireSnapshot } from './session-actor.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
+  NOTE_BUSY,
   NOTE_PERSIST,
   NOTE_STOPPED,
   NOTE_SNAPSHOT,
@@ -58,6 +60,8 @@ interface HostedSession {
   onStopped: ((error?: unknown) => void) | undefined;
   /** While `spawn` starts it and replays its journal: a failure is the spawn's answer, not a note. */
   starting: boolean;
+  /** In a state tagged busy, as last told to the host. */
+  busy: boolean;
   failure: { error: unknown; poisonSeq: number | null } | undefined;
 }
 
@@ -74,6 +78,7 @@ export class ShardHost {
   readonly #packr = createPackr();
   readonly #state: Int32Array;
   readonly #snapshotEvery: number;
+  readonly #busyTag: string;
   readonly #inspector: InspectForwarder;
   readonly #outbox: Outbox;
   #eventsProcessed = 0;
@@ -88,6 +93,7 @@ export class ShardHost {
     startTimeoutMs?: number;
     state: SharedArrayBuffer;
     snapshotEvery: number;
+    busyTag?: string;
     inspect?: InspectSettings;
     post: PostToHost;
   }) {
@@ -95,6 +101,7 @@ export class ShardHost {
     this.#startTimeoutMs = options.startTimeoutMs ?? Infinity;
     this.#state = new Int32Array(options.state);
     this.#snapshotEvery = options.snapshotEvery;
+    this.#busyTag = options.busyTag ?? 'busy';
     this.#inspector = new InspectForwarder(options.inspect, (note) => this.#note(note));
     this.#outbox = new Outbox(options.post, this.#unencodableNote);
   }
@@ -148,15 +155,17 @@ export class ShardHost {
       snapshotSeq,
       onStopped: undefined,
       starting: true,
+      busy: false,
       failure: undefined,
     };
     actor.subscribe({
       next: (snapshot: WireSnapshot) => {
+        this.#reportBusy(session, snapshot as unknown as AnyMachineSnapshot);
         if (session.watched && snapshot.status === 'active') {
           // The seq of the event that made it (or of the last one, for a timer's transition), and
           // whether it is a replay: the host skips replayed snapshots its subscribers already saw.
           const seq = this.#processingKey === key ? this.#processingSeq : session.seq;
-          this.#note([NOTE_SNAPSHOT, key, this.#wireSnapshot(actor), seq, session.starting]);
+          this.#note([NOTE_SNAPSHOT, key, wireSnapshot(actor), seq, session.starting]);
         }
       },
       error: (error: unknown) => {
@@ -169,7 +178,7 @@ export class ShardHost {
         this.#sessions.delete(key);
         this.#inspector.forget(key);
         if (session.onStopped) session.onStopped();
-        else if (!session.starting) this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
+        else if (!session.starting) this.#note([NOTE_DONE, key, wireSnapshot(actor)]);
       },
     });
     this.#sessions.set(key, session);
@@ -180,6 +189,7 @@ export class ShardHost {
       this.#deliver(session, replay[index] as number, replay[index + 1] as { type: string });
     }
     session.starting = false;
+    this.#reportBusy(session, actor.getSnapshot() as AnyMachineSnapshot);
     const { failure } = session;
     if (failure !== undefined) {
       this.#sessions.delete(key);
@@ -188,7 +198,7 @@ export class ShardHost {
     }
     if (!this.#sessions.has(key)) {
       // It reached a final state while starting or replaying.
-      this.#note([NOTE_DONE, key, this.#wireSnapshot(actor)]);
+      this.#note([NOTE_DONE, key, wireSnapshot(actor)]);
       return null;
     }
     session.seq = Math.max(session.seq, request.seq ?? 0);
@@ -214,12 +224,24 @@ export class ShardHost {
     this.#outbox.flush(1);
   }
 
+  /**
+   * Tells the host when the session enters or leaves a state tagged busy (a turn waiting on its
+   * model has an empty mailbox and is still mid-turn). A note only on a change, none per event.
+   */
+  #reportBusy(session: HostedSession, snapshot: AnyMachineSnapshot): void {
+    if (session.starting) return;
+    const busy = snapshot.status === 'active' && snapshot.hasTag(this.#busyTag);
+    if (busy === session.busy) return;
+    session.busy = busy;
+    this.#note([NOTE_BUSY, session.key, busy]);
+  }
+
   /** A watch begins with the state as it is now, so a reader can never miss a transition. */
   #watch(session: HostedSession, on: boolean): void {
     const began = on && !session.watched;
     session.watched = on;
     if (began && session.actor.getSnapshot().status === 'active') {
-      this.#note([NOTE_SNAPSHOT, session.key, this.#wireSnapshot(session.actor), session.seq, false, true]);
+      this.#note([NOTE_SNAPSHOT, session.key, wireSnapshot(session.actor), session.seq, false, true]);
     }
   }
 
@@ -334,7 +356,7 @@ export class ShardHost {
     const session = this.#sessions.get(key);
     if (!session) return undefined;
     try {
-      return this.#packr.pack(this.#wireSnapshot(session.actor)).slice();
+      return this.#packr.pack(wireSnapshot(session.actor)).slice();
     } catch (error) {
       this.#unencodable(session, error);
       return 'failed';
@@ -362,37 +384,7 @@ export class ShardHost {
     this.#outbox.flush(0);
   }
 
-  #wireSnapshot(actor: AnyActorRef): WireSnapshot {
-    const persisted = actor.getPersistedSnapshot() as WireSnapshot;
-    // `children` can be large and the host has no use for it; the rest is what resolveState takes.
-    return {
-      status: persisted.status,
-      value: persisted.value,
-      context: persisted.context,
-      ...(persisted.output !== undefined ? { output: persisted.output } : {}),
-      ...(persisted.error !== undefined ? { error: toWireError(persisted.error) } : {}),
-    };
-  }
-
   #note(note: Note): void {
     this.#outbox.note(note);
   }
-}
-
-function unencodableError(what: string, cause: unknown): Error {
-  const error = new Error(`${what} cannot be encoded for the host (${cause instanceof Error ? cause.message : String(cause)}); keep only plain data in context`);
-  error.name = 'UnencodableStateError';
-  return error;
-}
-
-function startActor(actor: AnyActorRef): void {
-  actor.start();
-}
-
-function sendEvent(actor: AnyActorRef, event: { type: string }): void {
-  actor.send(event);
-}
-
-function stopActor(actor: AnyActorRef): void {
-  actor.stop();
 }

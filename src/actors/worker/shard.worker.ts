@@ -20,9 +20,10 @@ import {
 import { ShardHost, sessionContext } from './shard-host.js';
 import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit, type StopResult } from '../../protocol/wire.js';
 
-export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, startTimeoutMs, inspect }: ShardInit): Promise<void> {
+export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, busyTag, startTimeoutMs, inspect }: ShardInit): Promise<void> {
   const host = new ShardHost({
     machines,
+    busyTag,
     startTimeoutMs,
     state,
     snapshotEvery,

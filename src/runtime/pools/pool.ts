@@ -9,6 +9,8 @@ export interface PoolMember {
   pins: number;
   /** Events accepted and not yet processed: a session with work queued is mid-turn. */
   readonly inFlight: number;
+  /** In a state tagged busy: a turn waiting on its model, with an empty mailbox, is mid-turn too. */
+  readonly busy: boolean;
   /** Only an `active` session can be evicted (not one starting, restarting or stopping). */
   readonly status: string;
 }

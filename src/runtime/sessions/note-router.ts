@@ -6,6 +6,7 @@
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import {
+  NOTE_BUSY,
   NOTE_CRASHED,
   NOTE_DONE,
   NOTE_INSPECT,
@@ -33,6 +34,12 @@ export function resolveSnapshot(core: Pick<RuntimeCore, 'machines'>, record: Ses
     output: wire.output,
     error: wire.error,
   } as never);
+}
+
+/** The session's pool is over capacity: the supervisor decides again (no timer per session). */
+export function rebalance(core: RuntimeCore, record: SessionRecord): void {
+  const pool = record.pooledIn;
+  if (pool && pool.size > pool.capacity) core.supervisor.send({ type: 'pool.joined', pool: pool.name });
 }
 
 export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void {
@@ -86,6 +93,13 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
           directory.rekey(record);
           void lifecycle.restore(record);
         }
+        break;
+      }
+      case NOTE_BUSY: {
+        if (!record) break;
+        record.busy = note[2];
+        // A turn ended: its pool may be waiting for a candidate to come back to capacity.
+        if (!record.busy) rebalance(core, record);
         break;
       }
       case NOTE_INSPECT:

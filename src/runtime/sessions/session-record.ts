@@ -36,6 +36,8 @@ export class SessionRecord implements Mailbox, PoolMember {
   processed = 0;
   lastActiveAt: number;
   pins = 0;
+  /** In a state tagged busy (the worker says so when it changes). */
+  busy = false;
   lruPrev: SessionRecord | undefined;
   lruNext: SessionRecord | undefined;
   /** Its pool's LRU list while it is in it (it leaves when its stop or eviction begins). */

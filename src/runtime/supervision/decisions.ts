@@ -8,7 +8,8 @@ import { addRestart, type RestartPolicy } from './restart-window.js';
 
 /**
  * Eviction. The pool is over capacity. Returns up to `count` members to evict: least recently
- * used first, skipping any that is pinned, not active, or has events waiting (mid-turn). Stops at
+ * used first, skipping any that is pinned, not active, has events waiting, or is in a state
+ * tagged busy (mid-turn). Stops at
  * the first member touched within the recency floor: the list is in recency order, so every
  * member after it is more recent still.
  */
@@ -17,7 +18,7 @@ export function chooseEvictions<Member extends PoolMember>(pool: Pool<Member>, c
   if (count <= 0) return chosen;
   for (const member of pool.leastRecent()) {
     if (now - member.lastActiveAt < pool.recencyFloorMs) break;
-    if (member.pins > 0 || member.inFlight > 0 || member.status !== 'active') continue;
+    if (member.pins > 0 || member.inFlight > 0 || member.busy || member.status !== 'active') continue;
     chosen.push(member);
     if (chosen.length === count) break;
   }

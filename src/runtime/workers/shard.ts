@@ -56,6 +56,7 @@ export interface ShardStartOptions {
   machines: ReadonlyMap<string, string>;
   resourceLimits: ResourceLimits;
   snapshotEvery: number;
+  busyTag: string;
   startTimeoutMs: number;
   inspect: InspectSettings;
   watchdog: { heartbeatMs: number; hangTimeoutMs: number };
@@ -146,6 +147,7 @@ export class Shard {
       processPort: processes.port2,
       state: this.#state.buffer as SharedArrayBuffer,
       snapshotEvery: options.snapshotEvery,
+      busyTag: options.busyTag,
       startTimeoutMs: options.startTimeoutMs,
       inspect: options.inspect,
     };

@@ -68,6 +68,7 @@ export class WorkerFleet {
       machines: options.machines,
       resourceLimits: options.resourceLimits,
       snapshotEvery: options.snapshotEvery,
+      busyTag: options.busyTag,
       startTimeoutMs: options.startTimeoutMs,
       inspect: options.inspect.settings,
       watchdog: options.watchdog,

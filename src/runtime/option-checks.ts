@@ -1,0 +1,68 @@
+/**
+ * The small checks behind `createRuntime`'s options: each returns the value or its default, or
+ * throws `InvalidOptionError` naming the option and the rule.
+ */
+import { InvalidOptionError } from '../errors.js';
+
+/** Node's timers fire at once for delays of 2^31 ms or more (with a warning): the largest that works. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw new InvalidOptionError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')} (got ${show(value)})`);
+  }
+  return value as T;
+}
+
+export function boolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidOptionError(`${name} must be true or false (got ${show(value)})`);
+  return value;
+}
+
+export function nonEmptyString(name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidOptionError(`${name} must be a non-empty string (got ${show(value)})`);
+  return value;
+}
+
+export function objectOption<T extends object>(name: string, value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError(`${name} must be an object (got ${show(value)})`);
+  }
+  return value;
+}
+
+export function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(`${name} must be a positive integer (got ${show(value)})`);
+  }
+  return value;
+}
+
+export function nonNegativeInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(`${name} must be a non-negative integer (got ${show(value)})`);
+  }
+  return value;
+}
+
+/** A delay for a timer: a non-negative integer that Node's timers can wait for. */
+export function timerMs(name: string, value: unknown, fallback: number): number {
+  const ms = nonNegativeInteger(name, value, fallback);
+  if (ms > MAX_TIMER_MS - 1_000) {
+    throw new InvalidOptionError(`${name} must be at most ${MAX_TIMER_MS - 1_000} ms, about 24.8 days, which Node's timers can wait for (got ${ms})`);
+  }
+  return ms;
+}
+
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
