@@ -18,6 +18,8 @@ export interface PoolOptions {
   capacity?: number;
   /** A session touched within this many milliseconds is never evicted. Default: 0. */
   recencyFloorMs?: number;
+  /** Sessions idle this long are passivated (evicted, kept in the store). Default: never. */
+  idleMs?: number;
 }
 
 export interface RuntimeOptions {
@@ -104,6 +106,7 @@ export interface ResolvedPool {
   readonly name: string;
   readonly capacity: number;
   readonly recencyFloorMs: number;
+  readonly idleMs: number;
 }
 
 export interface ResolvedOptions {
@@ -336,10 +339,11 @@ function resolvePools(pools: RuntimeOptions['pools']): Map<string, ResolvedPool>
       name,
       capacity: given.capacity === Infinity ? Infinity : positiveInteger(`${path}.capacity`, given.capacity, Infinity),
       recencyFloorMs: nonNegativeInteger(`${path}.recencyFloorMs`, given.recencyFloorMs, 0),
+      idleMs: given.idleMs === undefined || given.idleMs === Infinity ? Infinity : positiveInteger(`${path}.idleMs`, given.idleMs, Infinity),
     });
   }
   if (!resolved.has(DEFAULT_POOL)) {
-    resolved.set(DEFAULT_POOL, { name: DEFAULT_POOL, capacity: Infinity, recencyFloorMs: 0 });
+    resolved.set(DEFAULT_POOL, { name: DEFAULT_POOL, capacity: Infinity, recencyFloorMs: 0, idleMs: Infinity });
   }
   return resolved;
 }

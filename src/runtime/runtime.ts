@@ -30,6 +30,7 @@ import { INSPECTOR_API, type InspectorApi } from './inspector/inspector-api.js';
 import { buildCore } from './build-core.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { SessionHandle } from './sessions/session-handle.js';
+import { IdleSweeper } from './pools/idle-sweeper.js';
 import { Intake } from './sessions/intake.js';
 import { rebalance } from './sessions/note-router.js';
 import { readSnapshot, waitForSnapshot } from './sessions/observation.js';
@@ -57,12 +58,14 @@ export type * from './types.js';
 export class Runtime {
   readonly #core: RuntimeCore;
   readonly #intake: Intake;
+  readonly #idle: IdleSweeper;
   #inspectorServer: { close(): Promise<void> } | undefined;
   #shutdown: Promise<void> | undefined;
 
   private constructor(options: ResolvedOptions) {
     this.#core = buildCore(options);
     this.#intake = new Intake(this.#core);
+    this.#idle = new IdleSweeper(this.#core);
   }
 
   /** @internal Use `createRuntime`. */
@@ -88,6 +91,7 @@ export class Runtime {
       throw error;
     }
     core.lifecycle.resume();
+    this.#idle.start();
     core.logger.info(
       { workers, machines: [...machines.keys()], store: store === 'memory' ? 'memory' : store.path, resumed: core.directory.passive.size },
       'actorhost runtime started',
@@ -163,6 +167,10 @@ export class Runtime {
   async getSnapshot(id: string): Promise<AnyMachineSnapshot> {
     this.#assertOpen('getSnapshot');
     checkId('getSnapshot', id);
+    // Being evicted: wait for it to be stored, then bring it back (as `send` does).
+    const { directory } = this.#core;
+    const leaving = directory.byId.has(id) ? undefined : directory.leaving.get(id);
+    if (leaving?.mode === 'evict' && !leaving.superseded) await leaving.done;
     const record = this.#core.lifecycle.liveOrReactivated(id);
     this.#core.directory.touch(record);
     return readSnapshot(this.#core, record);
@@ -321,6 +329,7 @@ export class Runtime {
   async #shutDown(): Promise<void> {
     const core = this.#core;
     core.closed = true;
+    this.#idle.stop();
     await this.#inspectorServer?.close();
     await core.stopper.stopAll('shutdown');
     await Promise.allSettled(core.fleet.recoveries());

@@ -99,6 +99,8 @@ export interface RuntimeEvents {
    * cleanup runs while its subprocesses still live. `done` settles when the shutdown is over.
    */
   evicted: { id: string; pool: string; done: Promise<void> };
+  /** The session was evicted (passivated: kept in the store), and why: its pool was full, or it was idle. */
+  passivated: { id: string; pool: string; reason: 'capacity' | 'idle' };
 }
 
 export interface InspectorOptions {

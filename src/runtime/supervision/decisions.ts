@@ -25,6 +25,21 @@ export function chooseEvictions<Member extends PoolMember>(pool: Pool<Member>, c
   return chosen;
 }
 
+/**
+ * Idle passivation. Members idle for `idleMs` or more, least recently used first, skipping any
+ * pinned, busy, with events waiting or not active; stops at the first member used more recently.
+ */
+export function chooseIdle<Member extends PoolMember>(pool: Pool<Member>, now: number, idleMs: number): Member[] {
+  const chosen: Member[] = [];
+  if (!Number.isFinite(idleMs)) return chosen;
+  for (const member of pool.leastRecent()) {
+    if (now - member.lastActiveAt < idleMs) break;
+    if (member.pins > 0 || member.inFlight > 0 || member.busy || member.status !== 'active') continue;
+    chosen.push(member);
+  }
+  return chosen;
+}
+
 /** A pool's balance: whom to evict to bring it to capacity, and whether it stays over. */
 export function balancePool<Member extends PoolMember>(pool: Pool<Member>, now: number): { evict: Member[]; overCapacity: boolean } {
   const excess = pool.size - pool.capacity;
