@@ -6,11 +6,17 @@ import { InvalidOptionError, createRuntime, eventually, fixture, manualClock, si
 const start = useRuntime({ machines: { turn: fixture('turn') } });
 
 describe('busy sessions', () => {
-  it('a session waiting on its model is not evicted; when its turn ends, the pool comes back to capacity by itself', async () => {
+  /** A pool of one, no recency floor, on a manual clock; the ids it evicts, in order. */
+  async function poolOfOne() {
     const clock = manualClock();
     const rt = await start({ pools: { chat: { capacity: 1, recencyFloorMs: 0 } }, now: clock.now });
     const evicted: string[] = [];
     rt.on('evicted', ({ id }) => evicted.push(id));
+    return { clock, rt, evicted };
+  }
+
+  it('a session waiting on its model is not evicted; when its turn ends, the pool comes back to capacity by itself', async () => {
+    const { clock, rt, evicted } = await poolOfOne();
     await rt.spawn('turn', { id: 'thinker', pool: 'chat' });
     await rt.send('thinker', { type: 'START', ms: 1_500 });
     await rt.waitFor('thinker', (s) => s.matches('thinking'));
@@ -28,10 +34,7 @@ describe('busy sessions', () => {
   });
 
   it('a pool over capacity because of a pin comes back to capacity when the pin is released', async () => {
-    const clock = manualClock();
-    const rt = await start({ pools: { chat: { capacity: 1, recencyFloorMs: 0 } }, now: clock.now });
-    const evicted: string[] = [];
-    rt.on('evicted', ({ id }) => evicted.push(id));
+    const { clock, rt, evicted } = await poolOfOne();
     await rt.spawn('turn', { id: 'pinned', pool: 'chat' });
     const release = rt.pin('pinned');
     clock.advance(10);
