@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'ERR_RPC'
   | 'ERR_RUNTIME_CLOSED'
   | 'ERR_SESSION_CRASHED'
+  | 'ERR_SESSION_QUARANTINED'
   | 'ERR_STORE'
   | 'ERR_STORE_LOCKED'
   | 'ERR_UNKNOWN_MACHINE'
@@ -218,6 +219,25 @@ export class AuthError extends ActorhostError {
 }
 
 /** The session failed: its machine threw, or its worker died. Carries the original cause. */
+/**
+ * The session's stored state cannot be restored by the loaded machine (stored by a newer version,
+ * no `migrate` or one that threw, a state that no longer exists). It is kept in the store as it
+ * was, never deleted by the runtime, until an operator retries or removes it.
+ */
+export class SessionQuarantinedError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, reason: string, options?: { cause?: unknown }) {
+    super(
+      'ERR_SESSION_QUARANTINED',
+      `Session "${sessionId}" is quarantined: ${reason}. Its stored state is kept. Fix the machine module ` +
+        `(its version or migrate) and call runtime.retryQuarantined("${sessionId}"), or delete it with runtime.removeQuarantined("${sessionId}").`,
+      options,
+    );
+    this.sessionId = sessionId;
+  }
+}
+
 export class SessionCrashedError extends ActorhostError {
   readonly sessionId: string;
 

@@ -51,6 +51,7 @@ export {
   PoolFullError,
   RuntimeClosedError,
   SessionCrashedError,
+  SessionQuarantinedError,
   StoreError,
   StoreLockedError,
   UnknownMachineError,

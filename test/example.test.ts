@@ -60,7 +60,7 @@ describe('example agent host', () => {
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines[0]).toMatch(/shard 0: 20, shard 1: 20/);
     // Turns ran through the model subprocesses and were reported back over the IPC links.
-    expect(lines.at(-1)).toMatch(/turns\/s [1-9]\d* \| ipc links 40/);
+    expect(lines.at(-1)).toMatch(/turns\/s [1-9]\d* \| ipc links 40 \| models 40 \|/);
     expect(output).toMatch(/shut down in \d+ ms/);
   });
 
@@ -179,7 +179,9 @@ describe('example agent host', () => {
     expect(await second.exited).toBe(0);
     expect(second.output()).toContain('spawned 0 sessions');
     expect(second.output()).toContain('20 resumed from the store');
-    // Resumed sessions were handed this host's link: every one reconnected, none restarted.
-    expect(second.output()).toMatch(/ipc links 20 \| refused 0 \| restarts 0/);
+    // Resumed sessions were handed a fresh token by the runtime: every one reconnected, none
+    // restarted, and each runs one model process (not two).
+    expect(second.output()).toMatch(/ipc links 20 \| models 20 \| refused 0 \| restarts 0/);
+    expect(second.output()).not.toMatch(/models (?!20 )\d+/);
   });
 });

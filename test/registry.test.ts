@@ -169,10 +169,13 @@ describe('passivation', () => {
     await rt.spawn('counter', { id: 'busy', pool: 'chat' });
     clock.advance(10);
     for (let i = 0; i < 50; i++) void rt.send('busy', { type: 'INC' });
-    const evicted: string[] = [];
-    rt.on('evicted', ({ id }) => evicted.push(id));
+    // What each evicted session still had waiting when its eviction was decided.
+    const waitingAtEviction: Array<[string, number]> = [];
+    rt.on('evicted', ({ id }) => waitingAtEviction.push([id, rt.peek(id)!.mailbox]));
     await rt.spawn('counter', { id: 'next', pool: 'chat' });
-    expect(evicted).toEqual([]);
+    // The pool comes back to capacity as soon as the mailbox is empty, not before.
+    await eventually(() => waitingAtEviction.length > 0);
+    expect(waitingAtEviction).toEqual([['busy', 0]]);
     expect((await rt.getSnapshot('busy')).context.count).toBe(50);
   });
 

@@ -53,7 +53,7 @@ describe.each(stores)('%s', (_name, open, durable) => {
       expect(loaded).toMatchObject({ ...meta, passive: false, snapshotSeq: 0, seq: 3 });
       expect(loaded.snapshot).toBeUndefined();
       expect(loaded.journal).toEqual([1, { type: 'INC', seq: 1 }, 2, { type: 'INC', seq: 2 }, 3, { type: 'INC', seq: 3 }]);
-      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false }]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false, wakeAt: 0, quarantined: undefined }]);
     }));
 
   it('compacts: a snapshot replaces the journal it covers, and an older one never replaces a newer', () =>
@@ -83,12 +83,46 @@ describe.each(stores)('%s', (_name, open, durable) => {
     withStore(async (store) => {
       store.begin('s', meta);
       await store.append('s', 1, encode({ type: 'OLD' }));
-      await store.save('s', meta, { snapshot: bytes(7), snapshotSeq: 5, journal: [6, { type: 'A' }, 7, { type: 'B' }] }, true);
+      await store.save('s', meta, { snapshot: bytes(7), snapshotSeq: 5, journal: [6, { type: 'A' }, 7, { type: 'B' }], wakeAt: 1234 }, true);
       const loaded = store.load('s')!;
-      expect(loaded).toMatchObject({ ...meta, passive: true, snapshotSeq: 5, seq: 7 });
+      expect(loaded).toMatchObject({ ...meta, passive: true, snapshotSeq: 5, seq: 7, wakeAt: 1234 });
       expect([...loaded.snapshot!]).toEqual([7]);
       expect(loaded.journal).toEqual([6, { type: 'A' }, 7, { type: 'B' }]);
-      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: true }]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: true, wakeAt: 1234, quarantined: undefined }]);
+    }));
+
+  it('keeps the earliest timer with each snapshot; a snapshot at the same seq replaces the last (a timer fired)', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      await store.append('s', 1, encode({ type: 'ARM' }));
+      store.compact('s', 1, bytes(1), 5_000);
+      store.compact('s', 1, bytes(2), 0);
+      await store.append('s', 2, encode({ type: 'X' }));
+      const loaded = store.load('s')!;
+      expect([...loaded.snapshot!]).toEqual([2]);
+      expect(loaded).toMatchObject({ snapshotSeq: 1, wakeAt: 0, journal: [2, { type: 'X' }] });
+      store.compact('s', 2, bytes(3), 7_000);
+      await store.append('s', 3, encode({ type: 'Y' }));
+      expect(store.list()[0]).toMatchObject({ id: 's', wakeAt: 7_000 });
+    }));
+
+  it('quarantines a session without changing what it keeps, and lifts the mark', () =>
+    withStore(async (store) => {
+      store.begin('s', meta);
+      await store.append('s', 1, encode({ type: 'A' }));
+      store.compact('s', 1, bytes(9), 42);
+      await store.append('s', 2, encode({ type: 'B' }));
+      const cause = { name: 'SessionRestoreError', message: 'no longer fits', at: 1 };
+      await store.quarantine('s', cause);
+      await store.quarantine('ghost', cause);
+      const kept = store.load('s')!;
+      expect(kept).toMatchObject({ snapshotSeq: 1, seq: 2, wakeAt: 42, quarantined: cause, journal: [2, { type: 'B' }] });
+      expect([...kept.snapshot!]).toEqual([9]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false, wakeAt: 42, quarantined: cause }]);
+      expect(store.load('ghost')).toBeUndefined();
+      await store.quarantine('s', undefined);
+      expect(store.load('s')!.quarantined).toBeUndefined();
+      expect(store.load('s')!.journal).toEqual([2, { type: 'B' }]);
     }));
 
   it('begins a reused id afresh: nothing of the old session is left', () =>

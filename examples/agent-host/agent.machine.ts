@@ -22,12 +22,12 @@ export interface AgentContext {
 }
 
 /**
- * The model: for each line on stdin, `deltas` lines of `delta N` 10 ms apart, then `done`. It waits
- * with `read -t` on a pipe it holds open, not `sleep`: a `sleep` per delta forked ~2,400 processes
- * a second across 1,000 sessions and starved the host (measured with the example's status line).
+ * The model: for each line on stdin, `deltas` lines of `delta N`, then `done`. POSIX `sh` builtins
+ * only: no process is forked per turn (a `sleep` per delta forked ~2,400 processes a second across
+ * 1,000 sessions and starved the host, measured with the example's status line), and `sh`, unlike
+ * `bash`, reads no rc file when its stdin is a socket.
  */
-const MODEL_SCRIPT =
-  'exec 3<> <(:); while IFS= read -r line; do for ((i = 1; i <= $1; i++)); do read -t 0.01 -u 3; echo "delta $i"; done; echo done; done';
+const MODEL_SCRIPT = 'while IFS= read -r line; do i=1; while [ "$i" -le "$1" ]; do echo "delta $i"; i=$((i + 1)); done; echo done; done';
 
 export default setup({
   types: {
@@ -35,7 +35,6 @@ export default setup({
     context: {} as AgentContext,
     events: {} as
       | { type: 'USER_MESSAGE'; text: string }
-      | { type: 'RELINK'; ipc: NonNullable<AgentInput['ipc']> }
       | { type: 'actorhost.shutdown' }
       | { type: 'child.started'; pid: number }
       | { type: 'child.stdout'; data: string }
@@ -78,14 +77,14 @@ export default setup({
           invoke: {
             id: 'model',
             src: 'model',
-            input: ({ context }) => ({ command: 'bash', args: ['-c', MODEL_SCRIPT, 'model', String(context.deltas)] }),
+            input: ({ context }) => ({ command: 'sh', args: ['-c', MODEL_SCRIPT, 'model', String(context.deltas)] }),
           },
           on: { 'child.started': { actions: assign({ modelPid: ({ event }) => event.pid }) } },
         },
         link: {
           initial: 'choosing',
-          // A host that restarted hands resumed sessions its new address and a new token.
-          on: { RELINK: { target: '.linked', reenter: true, actions: assign({ ipc: ({ event }) => event.ipc }) } },
+          // Restored by a host that restarted (or reactivated), the link is handed a fresh token
+          // by the runtime itself (`connection.relink`): nothing to do here.
           states: {
             choosing: { always: [{ guard: 'hasLink', target: 'linked' }, { target: 'unlinked' }] },
             linked: {

@@ -5,7 +5,8 @@
 //   npm start -- --sessions 1000 --rate 500 [--duration 10] [--store ./.actorhost | memory]
 //               [--api-port 4700] [--inspector-port 4600] [--max-sessions 2000]
 //
-// Stop the host and start it again: the sessions it had are resumed from the store.
+// Stop the host and start it again: the sessions it had are resumed from the store, paced like
+// fresh spawns; each gets its model started again and a fresh IPC token from the runtime.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -48,11 +49,15 @@ out(`inspector: ${inspector.url}\napi:       ${api.url}/sessions  (authorization
 const started = performance.now();
 const ids = Array.from({ length: sessions }, (_, i) => `conv-${i}`);
 const link = (id: string) => ({ address: ipc.address, token: ipc.issueToken(id) });
-// Sessions the store already holds (from an earlier run) resume; they get this host's link.
+// Sessions the store already holds (from an earlier run) are resumed, a hundred at a time like
+// fresh spawns: reading one reactivates it (its model starts again, the runtime relinks it).
 const fresh = ids.filter((id) => runtime.peek(id) === undefined);
 const resumed = ids.filter((id) => runtime.peek(id) !== undefined);
-for (const id of resumed) void runtime.send(id, { type: 'RELINK', ipc: link(id) }).catch(() => {});
 const bar = (done: number, all: number) => `[${'#'.repeat(Math.round((30 * done) / all)).padEnd(30, '.')}] ${done}/${all}`;
+for (let done = 0; done < resumed.length; done += 100) {
+  await Promise.all(resumed.slice(done, done + 100).map((id) => runtime.getSnapshot(id).catch(() => {})));
+  if (tty) out(`\rresuming sessions ${bar(Math.min(done + 100, resumed.length), resumed.length)}`);
+}
 for (let done = 0; done < fresh.length; done += 100) {
   await Promise.all(fresh.slice(done, done + 100).map((id) => runtime.spawn('agent', { id, pool: 'conversation', input: { ipc: link(id) } })));
   if (tty) out(`\rspawning sessions ${bar(Math.min(done + 100, fresh.length), fresh.length)}`);
@@ -74,6 +79,8 @@ const driver = setInterval(() => {
 
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
+/** Model subprocesses running, over every session. */
+const models = () => runtime.list().reduce((count, info) => count + info.pids.length, 0);
 let lastAccepted = 0;
 let lastReported = 0;
 const status = setInterval(() => {
@@ -81,7 +88,7 @@ const status = setInterval(() => {
   const perShard = stats.shards.map((shard) => `shard ${shard.shard}: ${shard.sessions}`).join(', ');
   const line =
     `sessions ${stats.sessions} (${perShard}) | stored ${stats.evicted} | events/s ${stats.eventsAccepted - lastAccepted}` +
-    ` | turns/s ${turnsReported - lastReported} | ipc links ${ipc.connections()} | refused ${refused} | restarts ${stats.restarts}` +
+    ` | turns/s ${turnsReported - lastReported} | ipc links ${ipc.connections()} | models ${models()} | refused ${refused} | restarts ${stats.restarts}` +
     ` | crashed ${stats.crashed} | loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms`;
   lastAccepted = stats.eventsAccepted;
   lastReported = turnsReported;

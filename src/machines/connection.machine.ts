@@ -20,6 +20,8 @@
  *   queue of at most `maxQueued`, sent in order once `authed`; past the bound, or when `failed`,
  *   they are answered with an error. Answers go back as `connection.response`; the server's
  *   notifications as `connection.notification` — to the parent, and as emitted events.
+ * - `connection.relink` (a new address and token) reconnects with them from any state but
+ *   `failed`; the runtime sends it when it restores a session whose token it renewed.
  * - A protocol version mismatch is reported (`connection.versionMismatch`, both versions) and
  *   logged by the server; the connection goes on.
  */
@@ -69,7 +71,9 @@ export interface ConnectionRequest {
 
 export type ConnectionEvent =
   | ConnectionRequest
-  | { type: 'connection.notify'; method: string; params?: unknown };
+  | { type: 'connection.notify'; method: string; params?: unknown }
+  /** A fresh link (the runtime sends it when it restores a session with a new token): reconnect with it. */
+  | { type: 'connection.relink'; address: IpcAddress; token: string };
 
 /** What the connection tells its parent (and emits). */
 export type ConnectionOutputEvent =
@@ -222,6 +226,7 @@ export const connectionMachine = setup({
       error: undefined,
     }),
     countAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
+    recordRelink: assign(({ event }) => (event.type === 'connection.relink' ? { address: event.address, token: event.token, attempt: 0, error: undefined } : {})),
     reportVersionMismatch: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type === 'socket.authed' && event.serverVersion !== context.version) {
         tell(enqueue as unknown as Teller, self, { type: 'connection.versionMismatch', clientVersion: context.version, serverVersion: event.serverVersion });
@@ -278,6 +283,8 @@ export const connectionMachine = setup({
     error: undefined,
   }),
   initial: 'idle',
+  // In any state but `failed`: the old socket (if any) is closed, a new one opens with the new token.
+  on: { 'connection.relink': { target: '.online', reenter: true, actions: 'recordRelink' } },
   states: {
     idle: { always: 'online' },
     online: {

@@ -56,8 +56,12 @@ export type Note =
   /** `poisonSeq`: the event being processed when it failed, if any. */
   | [typeof NOTE_CRASHED, key: number, error: WireError, poisonSeq: number | null]
   | [typeof NOTE_UNDELIVERED, key: number, event: unknown]
-  /** A persisted snapshot (msgpack) covering the session's events up to `seq`. */
-  | [typeof NOTE_PERSIST, key: number, seq: number, snapshot: Uint8Array]
+  /**
+   * A persisted snapshot (msgpack) covering the session's events up to `seq`, with the deadline of
+   * its earliest armed timer (0: none). Sent every `snapshotEvery` events, and after any
+   * transition no event from the host caused (a timer, an invoke's result, a subprocess line).
+   */
+  | [typeof NOTE_PERSIST, key: number, seq: number, snapshot: Uint8Array, wakeAt: number]
   /** An XState inspection event of the session's actor system, made plain (see InspectRecord). */
   | [typeof NOTE_INSPECT, key: number, record: InspectRecord]
   /** A stop asked for by `ShardApi.stop` is over: each one answers alone, as soon as it is. */
@@ -133,10 +137,16 @@ export interface SpawnRequest {
   seq?: number;
   /** Someone subscribes: snapshots are reported from the start, replayed ones included. */
   watched?: boolean;
+  /** A fresh IPC token (reactivation): every connection machine of the session is relinked with it. */
+  ipc?: { address: unknown; token: string };
 }
 
-/** `null` when the session started; otherwise why not, and the replayed event that failed it. */
-export type SpawnResult = (WireError & { poisonSeq?: number }) | null;
+/**
+ * `null` when the session started; otherwise why not, and the replayed event that failed it.
+ * `quarantine`: its stored snapshot cannot be restored by this machine (a newer version, no or a
+ * failing `migrate`, a state that no longer exists); it would fail the same way again.
+ */
+export type SpawnResult = (WireError & { poisonSeq?: number; quarantine?: true }) | null;
 
 /**
  * How a session's shutdown ended: it reached a final state, it had no shutdown handler and was
@@ -158,6 +168,8 @@ export interface StopResult {
   /** With `persist`: the snapshot taken before the shutdown began, and the seq it covers. */
   snapshot?: Uint8Array;
   seq?: number;
+  /** With the snapshot: its earliest armed timer's deadline (0: none), to wake it when passive. */
+  wakeAt?: number;
 }
 
 /** The worker's control surface, called over comlink. */

@@ -5,6 +5,7 @@ import { RuntimeEventHub } from './events.js';
 import type { RuntimeCore } from './core.js';
 import { InspectionRelay } from './inspector/inspection.js';
 import type { ResolvedOptions } from './options.js';
+import { PassiveAlarms } from './pools/alarms.js';
 import { Pool } from './pools/pool.js';
 import { routeNotes } from './sessions/note-router.js';
 import { SessionDirectory } from './sessions/session-directory.js';
@@ -39,8 +40,10 @@ export function buildCore(options: ResolvedOptions): RuntimeCore {
   core.directory = new SessionDirectory(core);
   core.lifecycle = new SessionLifecycle(core);
   core.stopper = new SessionStopper(core);
+  core.alarms = new PassiveAlarms(core);
   core.fleet = new WorkerFleet(core, (shard, notes) => routeNotes(core, shard, notes));
   core.supervisor = startSupervisor(core);
+  for (const pool of pools.values()) pool.onCandidate = ({ name }) => core.supervisor.send({ type: 'pool.joined', pool: name });
   return core;
 }
 

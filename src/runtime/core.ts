@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { RuntimeEventHub } from './events.js';
 import type { InspectionRelay } from './inspector/inspection.js';
 import type { ResolvedOptions } from './options.js';
+import type { PassiveAlarms } from './pools/alarms.js';
 import type { Pool } from './pools/pool.js';
 import type { SessionDirectory } from './sessions/session-directory.js';
 import type { SessionLifecycle } from './sessions/session-lifecycle.js';
@@ -48,6 +49,8 @@ export interface RuntimeCore {
   readonly fleet: WorkerFleet;
   readonly lifecycle: SessionLifecycle;
   readonly stopper: SessionStopper;
+  /** Wakes passive sessions whose timers come due. */
+  readonly alarms: PassiveAlarms;
   readonly supervisor: SupervisorActor;
 }
 

@@ -12,6 +12,14 @@ import { boolean, nonEmptyString, nonNegativeInteger, objectOption, oneOf, posit
 import { resolveInspect, type InspectObserver, type InspectOption } from './inspector/inspection.js';
 import type { InspectSettings } from '../protocol/wire.js';
 
+/** What the runtime uses of the IPC server (`createIpcServer`). */
+export interface IpcTokens {
+  readonly address: { path: string } | { host: '127.0.0.1'; port: number };
+  issueToken(sessionId: string): string;
+  revoke(sessionId: string): void;
+  hasToken(sessionId: string): boolean;
+}
+
 /** One partition of sessions with its own bound. */
 export interface PoolOptions {
   /** Live sessions the pool holds before spawning into it evicts. Default: unbounded. */
@@ -77,8 +85,11 @@ export interface RuntimeOptions {
    * waiting for a new worker to boot (~70 ms here). Default: true.
    */
   standbyWorker?: boolean;
-  /** The IPC server sessions connect to: a session's token is revoked when the session ends. */
-  ipcServer?: { revoke(sessionId: string): void };
+  /**
+   * The IPC server sessions connect to: a session's token is revoked when the session ends, and a
+   * session that had one gets a fresh one when it is reactivated (its connection machines are told).
+   */
+  ipcServer?: IpcTokens;
   /**
    * An XState inspection observer (e.g. `createWebSocketInspector().inspect` from
    * `@statelyai/inspect`): every actor in every worker, and the host's own, reported to it. Off by
@@ -131,7 +142,7 @@ export interface ResolvedOptions {
   readonly setTimeout: Clock['setTimeout'];
   readonly clearTimeout: Clock['clearTimeout'];
   readonly standbyWorker: boolean;
-  readonly ipcServer: { revoke(sessionId: string): void } | undefined;
+  readonly ipcServer: IpcTokens | undefined;
   readonly inspect: { settings: InspectSettings; observer: InspectObserver | undefined };
 }
 
@@ -283,7 +294,8 @@ function resolveWatchdog(watchdog: { heartbeatMs?: number; hangTimeoutMs?: numbe
 
 function resolveIpcServer(server: unknown): ResolvedOptions['ipcServer'] {
   if (server === undefined) return undefined;
-  if (server === null || typeof (server as { revoke?: unknown }).revoke !== 'function') {
+  const candidate = server as Partial<Record<keyof IpcTokens, unknown>> | null;
+  if (candidate === null || typeof candidate.revoke !== 'function' || typeof candidate.issueToken !== 'function' || typeof candidate.hasToken !== 'function') {
     throw new InvalidOptionError(`options.ipcServer must be the server createIpcServer() returned (got ${show(server)})`);
   }
   return server as ResolvedOptions['ipcServer'];

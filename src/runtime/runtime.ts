@@ -79,7 +79,7 @@ export class Runtime {
     const core = this.#core;
     const { machines, workers, store, startTimeoutMs } = core.options;
     try {
-      for (const [kind, url] of machines) core.machines.set(kind, await importMachine(url, startTimeoutMs));
+      for (const [kind, url] of machines) core.machines.set(kind, (await importMachine(url, startTimeoutMs)).machine);
       core.store = store === 'memory' ? new MemoryStore() : await LmdbStore.open(store.path, (error) => core.logger.error({ err: error }, 'a store write failed'));
       core.journaling = core.store.durable && core.options.durability === 'journal';
       core.snapshotting = core.store.durable && core.options.durability !== 'none';
@@ -114,12 +114,12 @@ export class Runtime {
     const shard = fleet.leastLoaded() ?? (await fleet.anyRecovered());
     this.#assertOpen('spawn');
     if (!shard) throw new WorkerStartError(-1, new Error('no worker is alive and none could be started; see the logged workerExit causes'));
-    if (directory.byId.has(id) || directory.passive.has(id)) throw new DuplicateSessionError(id);
+    if (directory.byId.has(id) || directory.passive.has(id) || directory.quarantined.has(id)) throw new DuplicateSessionError(id);
     const record = lifecycle.newRecord({ id, kind, pool, input, shard });
     directory.register(record);
     if (core.snapshotting) {
       try {
-        store.begin(id, { kind, pool, input });
+        store.begin(id, { kind, pool, input, linked: core.options.ipcServer?.hasToken(id) === true });
       } catch (error) {
         // The store refused the session: it never started, and nothing of it is left behind.
         directory.unregister(record, error as Error);
@@ -155,6 +155,10 @@ export class Runtime {
       if (!replace) throw new DuplicateSessionError(id, 'is evicted (send to it to reactivate it)');
       directory.passive.delete(id);
       await store.delete(id);
+    }
+    if (directory.quarantined.has(id)) {
+      if (!replace) throw new DuplicateSessionError(id, 'is quarantined (retryQuarantined or removeQuarantined it first)');
+      await this.#core.lifecycle.removeQuarantined(id);
     }
   }
 
@@ -265,7 +269,26 @@ export class Runtime {
       await store.delete(id);
       return;
     }
-    throw new UnknownSessionError(id);
+    // Quarantined data is deleted only by the explicit call.
+    throw directory.quarantined.get(id)?.error ?? new UnknownSessionError(id);
+  }
+
+  /**
+   * A quarantined session (its stored state did not fit the machine) is restored again, after its
+   * machine module was fixed; resolves once it runs, rejects with `SessionQuarantinedError` if it
+   * still cannot be restored (it stays quarantined).
+   */
+  retryQuarantined(id: string): Promise<void> {
+    this.#assertOpen('retryQuarantined');
+    checkId('retryQuarantined', id);
+    return this.#core.lifecycle.retryQuarantined(id);
+  }
+
+  /** Deletes a quarantined session and its stored state for good. */
+  removeQuarantined(id: string): Promise<void> {
+    this.#assertOpen('removeQuarantined');
+    checkId('removeQuarantined', id);
+    return this.#core.lifecycle.removeQuarantined(id);
   }
 
   /** Changes a pool's capacity; shrinking evicts down to it under the usual rules. */
@@ -330,6 +353,7 @@ export class Runtime {
     const core = this.#core;
     core.closed = true;
     this.#idle.stop();
+    core.alarms.stop();
     await this.#inspectorServer?.close();
     await core.stopper.stopAll('shutdown');
     await Promise.allSettled(core.fleet.recoveries());

@@ -54,6 +54,8 @@ export interface SessionInfo {
 export interface RuntimeStats {
   sessions: number;
   evicted: number;
+  /** Stored sessions the loaded machines cannot restore (see `retryQuarantined`). */
+  quarantined: number;
   eventsAccepted: number;
   /** Events accepted and not yet processed, over all sessions. */
   mailboxed: number;
@@ -101,6 +103,16 @@ export interface RuntimeEvents {
   evicted: { id: string; pool: string; done: Promise<void> };
   /** The session was evicted (passivated: kept in the store), and why: its pool was full, or it was idle. */
   passivated: { id: string; pool: string; reason: 'capacity' | 'idle' };
+  /**
+   * A passive session was brought back from the store: a call named it (`send`, `getSnapshot`,
+   * `subscribe`, `waitFor`, `pin`), its timer came due, or the host resumed it at start.
+   */
+  reactivated: { id: string; pool: string };
+  /**
+   * The session's stored state cannot be restored by the loaded machine; it is kept in the store,
+   * listed with status `quarantined`, until `retryQuarantined` or `removeQuarantined`. Once.
+   */
+  quarantined: { id: string; kind: string; pool: string; error: Error };
 }
 
 export interface InspectorOptions {

@@ -3,7 +3,28 @@
  * (which names the session in the shared state while its code runs).
  */
 import type { AnyActorRef } from 'xstate';
-import { toWireError, type WireSnapshot } from '../../protocol/wire.js';
+import { SHUTDOWN_EVENT, toWireError, type StopResult, type WireSnapshot } from '../../protocol/wire.js';
+
+/** A session as its worker holds it. */
+export interface HostedSession {
+  readonly key: number;
+  readonly actor: AnyActorRef;
+  /** Its machine's version, recorded in every snapshot it persists. */
+  readonly version: number;
+  watched: boolean;
+  /** The seq of the last event processed, and of the last one a persisted snapshot covers. */
+  seq: number;
+  snapshotSeq: number;
+  /** Set while `stop` runs: completion then resolves the stop instead of reporting `done`. */
+  onStopped: ((error?: unknown) => void) | undefined;
+  /** While `spawn` starts it and replays its journal: a failure is the spawn's answer, not a note. */
+  starting: boolean;
+  /** The event being processed armed a timer: persist after it, so the deadline is kept. */
+  armed: boolean;
+  /** In a state tagged busy, as last told to the host. */
+  busy: boolean;
+  failure: { error: unknown; poisonSeq: number | null; quarantine?: boolean } | undefined;
+}
 
 export function startActor(actor: AnyActorRef): void {
   actor.start();
@@ -34,4 +55,46 @@ export function unencodableError(what: string, cause: unknown): Error {
   const error = new Error(`${what} cannot be encoded for the host (${cause instanceof Error ? cause.message : String(cause)}); keep only plain data in context`);
   error.name = 'UnencodableStateError';
   return error;
+}
+
+/**
+ * The shutdown contract for one session: send `actorhost.shutdown` when the machine handles it and
+ * wait for a final state (`onStopped` is called by the session's observer); stop at once when it
+ * does not; stop by force after `timeoutMs`. `saved` (a snapshot taken first) goes with the result.
+ */
+export function shutDown(
+  session: HostedSession,
+  timeoutMs: number,
+  saved: Partial<StopResult>,
+  run: (fn: () => void) => void,
+): StopResult | Promise<StopResult> {
+  const { actor } = session;
+  if (!actor.getSnapshot().can(SHUTDOWN_EVENT)) {
+    session.onStopped = () => {};
+    run(() => actor.stop());
+    return { outcome: 'no-handler', ...saved };
+  }
+  return new Promise<StopResult>((resolve) => {
+    const timer = setTimeout(() => {
+      session.onStopped = () => resolve({ outcome: 'forced', ...saved });
+      run(() => actor.stop());
+    }, timeoutMs);
+    session.onStopped = (error) => {
+      clearTimeout(timer);
+      resolve(error === undefined ? { outcome: 'final', ...saved } : { outcome: 'failed', error: toWireError(error), ...saved });
+    };
+    run(() => actor.send(SHUTDOWN_EVENT));
+  });
+}
+
+/** The id of the library's connection machine (`connectionMachine`). */
+const CONNECTION_MACHINE_ID = 'actorhost.connection';
+
+/** Hands a fresh IPC link to every connection machine in the session's actor tree. */
+export function relinkConnections(actor: AnyActorRef, link: { address: unknown; token: string }): void {
+  const children = (actor.getSnapshot() as { children?: Record<string, AnyActorRef> }).children ?? {};
+  for (const child of Object.values(children)) {
+    if ((child as { logic?: { id?: unknown } }).logic?.id === CONNECTION_MACHINE_ID) child.send({ type: 'connection.relink', ...link });
+    relinkConnections(child, link);
+  }
 }

@@ -6,8 +6,10 @@
  *   is processed synchronously, then acknowledged. XState processes one event at a time per
  *   actor, so each session is turn-based and sees its events in `send` order.
  * - Each session counts the events it has processed (`seq`, continuing the host's numbering) and
- *   sends a persisted snapshot every `snapshotEvery` events, so the host can restore it from that
- *   snapshot plus the events after it.
+ *   sends a persisted snapshot every `snapshotEvery` events, after an event that armed a timer,
+ *   and at the end of a tick in which something other than the host's events moved it (a timer,
+ *   an invoke, a subprocess): the host restores it from that snapshot plus the events after it,
+ *   and nothing the worker reported is rolled back. Snapshots carry timers (persistence.ts).
  * - A session's failure never escapes: every actor has an error observer (XState re-throws an
  *   unobserved actor error inside `setTimeout`, which in a worker kills the thread), and the
  *   failure is reported with the event that caused it (`poisonSeq`).
@@ -20,12 +22,13 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { createActor, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine, type InspectionEvent } from 'xstate';
-import { importMachine } from '../../protocol/machine-module.js';
+import type { AnyMachineSnapshot, InspectionEvent } from 'xstate';
+import { importMachine, type MachineKind } from '../../protocol/machine-module.js';
+import { EndOfTick, RestoreFailure, createSessionActor, persistedWithTimers, rearm, sessionClock, type SessionClock } from './persistence.js';
 import { InspectForwarder } from './inspect-forwarder.js';
 import { warmUp } from './warm-up.js';
 import { Outbox, type PostToHost } from './outbox.js';
-import { sendEvent, startActor, stopActor, unencodableError, wireSnapshot } from './session-actor.js';
+import { relinkConnections, sendEvent, shutDown, startActor, stopActor, unencodableError, wireSnapshot, type HostedSession } from './session-actor.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
@@ -34,7 +37,6 @@ import {
   NOTE_STOPPED,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
-  SHUTDOWN_EVENT,
   STATE_CURRENT_KEY,
   STATE_CURRENT_SEQ,
   WATCH_ON,
@@ -49,29 +51,16 @@ import {
   type WireSnapshot,
 } from '../../protocol/wire.js';
 
-interface HostedSession {
-  readonly key: number;
-  readonly actor: AnyActorRef;
-  watched: boolean;
-  /** The seq of the last event processed, and of the last one a persisted snapshot covers. */
-  seq: number;
-  snapshotSeq: number;
-  /** Set while `stop` runs: completion then resolves the stop instead of reporting `done`. */
-  onStopped: ((error?: unknown) => void) | undefined;
-  /** While `spawn` starts it and replays its journal: a failure is the spawn's answer, not a note. */
-  starting: boolean;
-  /** In a state tagged busy, as last told to the host. */
-  busy: boolean;
-  failure: { error: unknown; poisonSeq: number | null } | undefined;
-}
-
-
 /** The session whose code is running, for errors that surface outside any call stack of ours. */
 export const sessionContext = new AsyncLocalStorage<number>();
 
 export class ShardHost {
   readonly #machineUrls: ReadonlyArray<[string, string]>;
-  readonly #machines = new Map<string, AnyStateMachine>();
+  readonly #machines = new Map<string, MachineKind>();
+  /** Sessions with a transition no event from the host caused (a timer, an invoke, a subprocess). */
+  readonly #dirty = new EndOfTick<HostedSession>((session) => {
+    if (this.#sessions.get(session.key) === session) this.#persist(session);
+  });
   readonly #sessions = new Map<number, HostedSession>();
   /** Session keys by actor system, so actor logic (`fromChildProcess`) can name its session. */
   readonly #keysBySystem = new WeakMap<object, number>();
@@ -135,21 +124,24 @@ export class ShardHost {
 
   #spawnOne(request: SpawnRequest): SpawnResult {
     const { key, id, kind, input } = request;
-    const machine = this.#machines.get(kind);
-    if (!machine) return { name: 'UnknownMachineError', message: `machine "${kind}" is not loaded` };
+    const machineKind = this.#machines.get(kind);
+    if (!machineKind) return { name: 'UnknownMachineError', message: `machine "${kind}" is not loaded` };
     const snapshotSeq = request.snapshotSeq ?? 0;
-    let actor: AnyActorRef;
+    let created: ReturnType<typeof createSessionActor>;
     try {
-      const snapshot = request.snapshot ? this.#packr.unpack(request.snapshot) : undefined;
       // Inspection off: no `inspect` option, so XState builds no inspection events at all.
       const inspect = this.#inspector.inspects(kind) ? (event: InspectionEvent) => this.#inspector.record(key, event) : undefined;
-      actor = createActor(machine, { id, input, ...(snapshot ? { snapshot } : {}), ...(inspect ? { inspect } : {}) });
+      const stored = request.snapshot ? this.#packr.unpack(request.snapshot) : undefined;
+      created = createSessionActor(machineKind, { id, input, stored, clock: this.#clockFor(key), inspect });
     } catch (error) {
-      return toWireError(error);
+      return error instanceof RestoreFailure ? { ...toWireError(error), quarantine: true } : toWireError(error);
     }
+    const { actor, timers, migrated } = created;
     const session: HostedSession = {
       key,
       actor,
+      version: machineKind.version,
+      armed: false,
       watched: request.watched === true,
       seq: snapshotSeq,
       snapshotSeq,
@@ -161,6 +153,9 @@ export class ShardHost {
     actor.subscribe({
       next: (snapshot: WireSnapshot) => {
         this.#reportBusy(session, snapshot as unknown as AnyMachineSnapshot);
+        // Not the host's event (a timer, an invoke's result, a subprocess line): not in the
+        // journal, so a snapshot keeps it from being rolled back by a restore.
+        if (this.#processingKey !== key && !session.starting) this.#dirty.mark(session);
         if (session.watched && snapshot.status === 'active') {
           // The seq of the event that made it (or of the last one, for a timer's transition), and
           // whether it is a replay: the host skips replayed snapshots its subscribers already saw.
@@ -184,16 +179,23 @@ export class ShardHost {
     this.#sessions.set(key, session);
     this.#keysBySystem.set(actor.system, key);
     this.#run(key, 0, startActor, actor);
+    // A restored snapshot runs no entry actions: a failure to start it is structural (a child
+    // the machine no longer has), the same on every try.
+    if (session.failure && request.snapshot) session.failure.quarantine = true;
+    rearm(actor, timers, Date.now());
     const replay = request.replay ?? [];
     for (let index = 0; index < replay.length && session.failure === undefined; index += 2) {
       this.#deliver(session, replay[index] as number, replay[index + 1] as { type: string });
     }
+    // Restored with a fresh IPC token: its connection machines reconnect with it, before the
+    // event loop turns (their restored sockets still hold the revoked one).
+    if (request.ipc && session.failure === undefined) this.#run(key, 0, relinkConnections, actor, request.ipc);
     session.starting = false;
     this.#reportBusy(session, actor.getSnapshot() as AnyMachineSnapshot);
     const { failure } = session;
     if (failure !== undefined) {
       this.#sessions.delete(key);
-      const wire = toWireError(failure.error);
+      const wire: SpawnResult = { ...toWireError(failure.error), ...(failure.quarantine ? { quarantine: true as const } : {}) };
       return failure.poisonSeq === null ? wire : { ...wire, poisonSeq: failure.poisonSeq };
     }
     if (!this.#sessions.has(key)) {
@@ -202,6 +204,8 @@ export class ShardHost {
       return null;
     }
     session.seq = Math.max(session.seq, request.seq ?? 0);
+    // Migrated: stored at once in the new version, so `migrate` runs once.
+    if (migrated) this.#dirty.mark(session);
     return null;
   }
 
@@ -251,9 +255,9 @@ export class ShardHost {
     this.#run(session.key, seq, sendEvent, session.actor, event);
     this.#processingKey = 0;
     session.seq = seq;
-    if (this.#snapshotEvery > 0 && seq - session.snapshotSeq >= this.#snapshotEvery && this.#sessions.has(session.key)) {
-      this.#persist(session);
-    }
+    const due = session.armed || (this.#snapshotEvery > 0 && seq - session.snapshotSeq >= this.#snapshotEvery);
+    session.armed = false;
+    if (due && this.#sessions.has(session.key)) this.#persist(session);
   }
 
   /** Runs a session's code with the shared state and the async context naming it. */
@@ -265,15 +269,35 @@ export class ShardHost {
   }
 
   #persist(session: HostedSession): void {
-    let bytes: Uint8Array;
+    let persisted: { bytes: Uint8Array; wakeAt: number };
     try {
-      bytes = this.#persistedBytes(session.actor);
+      persisted = this.#persistedBytes(session);
     } catch (error) {
       this.#unencodable(session, error);
       return;
     }
     session.snapshotSeq = session.seq;
-    this.#note([NOTE_PERSIST, session.key, session.seq, bytes]);
+    this.#dirty.forget(session);
+    this.#note([NOTE_PERSIST, session.key, session.seq, persisted.bytes, persisted.wakeAt]);
+  }
+
+  /**
+   * The session's timers run through this clock: each runs naming its session (a timer that
+   * hangs the worker is charged to it), and what it changes is persisted (no rollback).
+   */
+  #clockFor(key: number): SessionClock {
+    const changed = () => {
+      const session = this.#sessions.get(key);
+      if (session === undefined || session.starting) return;
+      // Armed by the host's event: persisted right after it (a failure later in the same tick
+      // must not lose the deadline); otherwise at the end of the tick.
+      if (this.#processingKey === key) session.armed = true;
+      else this.#dirty.mark(session);
+    };
+    return sessionClock(changed, (fn) => {
+      this.#run(key, 0, fn);
+      changed();
+    });
   }
 
   /** The session failed: the answer to its spawn while it starts, a crash note after. */
@@ -306,8 +330,9 @@ export class ShardHost {
     return [[NOTE_CRASHED, key, toWireError(unencodableError('its state', cause)), null]];
   };
 
-  #persistedBytes(actor: AnyActorRef): Uint8Array {
-    return this.#packr.pack(actor.getPersistedSnapshot()).slice();
+  #persistedBytes(session: HostedSession): { bytes: Uint8Array; wakeAt: number } {
+    const { persisted, wakeAt } = persistedWithTimers(session.actor, session.version);
+    return { bytes: this.#packr.pack(persisted).slice(), wakeAt };
   }
 
   /**
@@ -319,39 +344,24 @@ export class ShardHost {
     const session = this.#sessions.get(key);
     // Answered at once when nothing is left to wait for (the common case: no handler).
     if (session === undefined) return { outcome: 'not-found' };
-    const { actor } = session;
-    let saved: { snapshot?: Uint8Array; seq?: number } = {};
+    let saved: { snapshot?: Uint8Array; seq?: number; wakeAt?: number } = {};
     if (persist) {
       try {
-        saved = { snapshot: this.#persistedBytes(actor), seq: session.seq };
+        const { bytes, wakeAt } = this.#persistedBytes(session);
+        saved = { snapshot: bytes, seq: session.seq, wakeAt };
       } catch {
         // Not encodable: the host keeps the last snapshot that was, and the journal since.
       }
     }
-    if (!actor.getSnapshot().can(SHUTDOWN_EVENT)) {
-      session.onStopped = () => {};
-      this.#run(key, 0, stopActor, actor);
-      return { outcome: 'no-handler', ...saved };
-    }
-    return new Promise<StopResult>((resolve) => {
-      const timer = setTimeout(() => {
-        session.onStopped = () => resolve({ outcome: 'forced', ...saved });
-        this.#run(key, 0, stopActor, actor);
-      }, timeoutMs);
-      session.onStopped = (error) => {
-        clearTimeout(timer);
-        resolve(error === undefined ? { outcome: 'final', ...saved } : { outcome: 'failed', error: toWireError(error), ...saved });
-      };
-      this.#run(key, 0, sendEvent, actor, SHUTDOWN_EVENT);
-    });
+    return shutDown(session, timeoutMs, saved, (fn) => this.#run(key, 0, fn));
   }
 
-  /** The session's snapshot, encoded; `'failed'` when it cannot be (the session then fails). */
   /** A stop the host asked for is over: it hears so at once, alone. */
   stopped(key: number, result: StopResult): void {
     this.#note([NOTE_STOPPED, key, result]);
   }
 
+  /** The session's snapshot, encoded; `'failed'` when it cannot be (the session then fails). */
   snapshot(key: number): Uint8Array | 'failed' | undefined {
     const session = this.#sessions.get(key);
     if (!session) return undefined;

@@ -63,6 +63,8 @@ export interface IpcServer {
   issueToken(sessionId: string): string;
   /** Invalidates the session's token and closes its connections. */
   revoke(sessionId: string): void;
+  /** Whether the session has a token (the runtime issues a fresh one when it reactivates it). */
+  hasToken(sessionId: string): boolean;
   /** Sends a notification to every authenticated connection of the session; returns how many. */
   notify(sessionId: string, method: string, params?: unknown): number;
   /** Says `bye` to the session's connections and closes them (the client treats it as a loss). */
@@ -159,6 +161,10 @@ class IpcServerImpl implements IpcServer {
     this.#tokens.set(sessionId, Buffer.from(token));
     this.#sessionsByTokenHash.set(hash(token), sessionId);
     return token;
+  }
+
+  hasToken(sessionId: string): boolean {
+    return this.#tokens.has(sessionId);
   }
 
   revoke(sessionId: string): void {

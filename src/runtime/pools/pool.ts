@@ -25,6 +25,11 @@ export class Pool<Member extends PoolMember = PoolMember> {
   #tail: Member | undefined;
   /** Whether the over-capacity warning was logged since the pool was last within capacity. */
   warnedOverCapacity = false;
+  /**
+   * Called when a member may have become a candidate while the pool is over capacity (its mailbox
+   * emptied), so the pool comes back to capacity without waiting for the next spawn.
+   */
+  onCandidate: ((pool: Pool<Member>) => void) | undefined;
 
   constructor(name: string, capacity: number, recencyFloorMs: number) {
     this.name = name;

@@ -68,7 +68,7 @@ export class Intake {
       // The copy waits, not the caller's object: what was checked is what is sent.
       if (leaving?.mode === 'evict' && !leaving.superseded) return leaving.done.then(() => this.send(id, copy));
       if (leaving) return Promise.reject(new UnknownSessionError(id, 'it is stopping'));
-      if (!directory.passive.has(id)) return Promise.reject(new UnknownSessionError(id));
+      if (!directory.passive.has(id)) return Promise.reject(directory.quarantined.get(id)?.error ?? new UnknownSessionError(id));
       const reactivated = lifecycle.reactivate(id);
       if (reactivated instanceof Error) {
         events.deadLetter(id, copy, reactivated.message);

@@ -70,9 +70,9 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
       }
       case NOTE_PERSIST: {
         if (!record) break;
-        const [, , seq, bytes] = note;
+        const [, , seq, bytes, wakeAt] = note;
         const snapshot = new Uint8Array(bytes);
-        if (record.compact(seq, snapshot) && core.snapshotting) store.compact(record.id, seq, snapshot);
+        if (record.compact(seq, snapshot, wakeAt) && core.snapshotting) store.compact(record.id, seq, snapshot, wakeAt);
         break;
       }
       case NOTE_DONE: {

@@ -12,7 +12,7 @@
  *   pool place, its inspection state; its observers hear `error` (with the cause) or `complete`.
  */
 import type { Logger } from 'pino';
-import { UnknownSessionError } from '../../errors.js';
+import { SessionQuarantinedError, UnknownSessionError } from '../../errors.js';
 import type { RuntimeCore } from '../core.js';
 import type { SessionInfo } from '../types.js';
 import type { SessionRecord } from './session-record.js';
@@ -31,6 +31,19 @@ export interface Leaving {
 export interface PassiveSession {
   kind: string;
   pool: string;
+  /** Its earliest armed timer (ms since the epoch); 0: none. */
+  wakeAt: number;
+  /** It had an IPC token: reactivated, it gets a fresh one. */
+  linked: boolean;
+}
+
+/** A stored session the loaded machine cannot restore: kept, listed, never deleted by the runtime. */
+export interface QuarantinedSession {
+  kind: string;
+  pool: string;
+  error: SessionQuarantinedError;
+  /** Settles when the store holds its state (a retry reads it back). */
+  kept: Promise<unknown>;
 }
 
 export class SessionDirectory {
@@ -45,6 +58,7 @@ export class SessionDirectory {
   readonly stopping = new Map<SessionRecord, Promise<void>>();
   /** Evicted (or not yet resumed) sessions in the store. */
   readonly passive = new Map<string, PassiveSession>();
+  readonly quarantined = new Map<string, QuarantinedSession>();
   #nextKey = 1;
 
   constructor(core: RuntimeCore) {
@@ -61,7 +75,7 @@ export class SessionDirectory {
     const record = this.byId.get(id);
     if (record) return record;
     if (this.passive.has(id)) throw new UnknownSessionError(id, 'it is evicted; send to it to reactivate it');
-    throw new UnknownSessionError(id);
+    throw this.quarantined.get(id)?.error ?? new UnknownSessionError(id);
   }
 
   /** The incarnation a worker speaks of by `key`, current or retired. */
@@ -111,8 +125,9 @@ export class SessionDirectory {
   unregister(record: SessionRecord, cause?: Error): void {
     if (record.ended) return;
     const { inspection, options } = this.#core;
-    // Its IPC token goes with it — unless a newer session holds the id (and its own token).
-    if (this.owns(record)) options.ipcServer?.revoke(record.id);
+    // Its IPC token goes with it — unless a newer session holds the id (and its own token), or
+    // is about to (`replace`: the application issued the new session's token before the spawn).
+    if (this.owns(record) && this.leaving.get(record.id)?.mode !== 'replace') options.ipcServer?.revoke(record.id);
     if (this.byId.get(record.id) === record) this.byId.delete(record.id);
     this.byKey.delete(record.key);
     inspection?.forget(record.key);
@@ -150,14 +165,17 @@ export class SessionDirectory {
     const record = this.byId.get(id) ?? this.leaving.get(id)?.record;
     if (record) return infoOf(record);
     const passive = this.passive.get(id);
-    return passive && passiveInfo(id, passive);
+    if (passive) return passiveInfo(id, passive, 'evicted');
+    const quarantined = this.quarantined.get(id);
+    return quarantined && passiveInfo(id, quarantined, 'quarantined');
   }
 
   /** Every session, live, leaving and passive, that `wanted` keeps, in that order. */
   *select(wanted: (id: string, pool: string, status: SessionInfo['status']) => boolean): IterableIterator<() => SessionInfo> {
     for (const record of this.byId.values()) if (wanted(record.id, record.pool, record.status)) yield () => infoOf(record);
     for (const { record } of this.leaving.values()) if (wanted(record.id, record.pool, record.status)) yield () => infoOf(record);
-    for (const [id, passive] of this.passive) if (wanted(id, passive.pool, 'evicted')) yield () => passiveInfo(id, passive);
+    for (const [id, passive] of this.passive) if (wanted(id, passive.pool, 'evicted')) yield () => passiveInfo(id, passive, 'evicted');
+    for (const [id, kept] of this.quarantined) if (wanted(id, kept.pool, 'quarantined')) yield () => passiveInfo(id, kept, 'quarantined');
   }
 }
 
@@ -176,6 +194,6 @@ function infoOf(record: SessionRecord): SessionInfo {
   };
 }
 
-function passiveInfo(id: string, { kind, pool }: PassiveSession): SessionInfo {
-  return { id, kind, pool, status: 'evicted', pinned: false, lastActiveAt: 0, shard: -1, mailbox: 0, restarts: 0, pids: [] };
+function passiveInfo(id: string, { kind, pool }: { kind: string; pool: string }, status: 'evicted' | 'quarantined'): SessionInfo {
+  return { id, kind, pool, status, pinned: false, lastActiveAt: 0, shard: -1, mailbox: 0, restarts: 0, pids: [] };
 }

@@ -11,7 +11,7 @@
  *   the session is stopped and reported `crashed`.
  * - Reactivation brings a passive session back when its pool has room (evicting if it must).
  */
-import { PoolFullError, SessionCrashedError, UnknownSessionError, WorkerStartError } from '../../errors.js';
+import { PoolFullError, SessionCrashedError, SessionQuarantinedError, UnknownSessionError, WorkerStartError } from '../../errors.js';
 import { fromWireError, toWireError, type SpawnRequest, type SpawnResult } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import { decideRestart, makeRoom } from '../supervision/decisions.js';
@@ -67,11 +67,19 @@ export class SessionLifecycle {
         }
         if (record.ended || record.key !== request.key) return;
         if (result === null) {
+          record.relink = undefined;
           if (record.status === 'restarting') record.status = 'active';
           this.flushPending(record);
           return;
         }
-        if (!this.charge(record, fromWireError(result), result.poisonSeq)) return;
+        // Its stored state does not fit the machine: a retry would fail the same way, and giving
+        // up would delete it, so it is kept aside instead.
+        const failure = fromWireError(result);
+        if (result.quarantine) {
+          this.quarantine(record, failure);
+          return;
+        }
+        if (!this.charge(record, failure, result.poisonSeq)) return;
         this.#core.directory.rekey(record);
       }
     })();
@@ -98,6 +106,7 @@ export class SessionLifecycle {
       replay: record.replay(),
       seq: record.seq,
       watched: record.observers !== undefined,
+      ...(record.relink ? { ipc: record.relink } : {}),
     };
   }
 
@@ -139,12 +148,60 @@ export class SessionLifecycle {
     events.emit('crashed', { id: record.id, kind: record.kind, pool: record.pool, error });
   }
 
+  /**
+   * The session cannot be restored: it leaves the directory, its state is saved as the host has
+   * it and marked quarantined in the store (never deleted by the runtime), reported once.
+   */
+  quarantine(record: SessionRecord, cause: Error): void {
+    const { directory, store, events } = this.#core;
+    const { id, kind, pool, input } = record;
+    const error = new SessionQuarantinedError(id, `its stored state cannot be restored (${cause.message})`, { cause });
+    directory.logger(record).error({ err: cause }, 'session quarantined: its stored state cannot be restored; kept in the store');
+    if (record.pids?.size) void record.shard.childProcesses.kill(record.pids);
+    const owned = directory.owns(record);
+    const state = { snapshot: record.snapshot, snapshotSeq: record.snapshotSeq, journal: record.replay(), wakeAt: record.wakeAt };
+    directory.unregister(record, error);
+    if (!owned) return;
+    const linked = this.#core.options.ipcServer?.hasToken(id) === true;
+    const kept = store.save(id, { kind, pool, input, linked }, state, true).then(() => store.quarantine(id, { name: cause.name, message: cause.message, at: this.#core.now() }));
+    kept.catch((failure: unknown) => this.#core.logger.error({ err: failure, sessionId: id }, 'could not keep a quarantined session in the store'));
+    directory.quarantined.set(id, { kind, pool, error, kept });
+    events.emit('quarantined', { id, kind, pool, error });
+  }
+
+  /** Lifts a quarantine and restores the session (its machine has been fixed); resolves when it runs. */
+  async retryQuarantined(id: string): Promise<void> {
+    const { directory, store } = this.#core;
+    const held = directory.quarantined.get(id);
+    if (!held) throw new UnknownSessionError(id, 'it is not quarantined');
+    await held.kept.catch(() => {});
+    if (directory.quarantined.get(id) !== held) throw new UnknownSessionError(id, 'it is no longer quarantined');
+    const stored = store.load(id);
+    directory.quarantined.delete(id);
+    await store.quarantine(id, undefined);
+    directory.passive.set(id, { kind: held.kind, pool: held.pool, wakeAt: stored?.wakeAt ?? 0, linked: stored?.linked ?? false });
+    const record = this.reactivate(id);
+    if (record instanceof Error) throw record;
+    await record.settled();
+    if (record.ended && record.endCause) throw record.endCause;
+  }
+
+  /** Deletes a quarantined session from the store, for good. */
+  async removeQuarantined(id: string): Promise<void> {
+    const { directory, store } = this.#core;
+    const held = directory.quarantined.get(id);
+    if (!held) throw new UnknownSessionError(id, 'it is not quarantined');
+    directory.quarantined.delete(id);
+    await held.kept.catch(() => {});
+    await store.delete(id);
+  }
+
   /** The live session with this id, or the passive one brought back; throws if neither can be. */
   liveOrReactivated(id: string): SessionRecord {
     const { directory } = this.#core;
     const record = directory.byId.get(id);
     if (record) return record;
-    if (!directory.passive.has(id)) throw new UnknownSessionError(id);
+    if (!directory.passive.has(id)) throw directory.quarantined.get(id)?.error ?? new UnknownSessionError(id);
     const reactivated = this.reactivate(id);
     if (reactivated instanceof Error) throw reactivated;
     return reactivated;
@@ -152,7 +209,7 @@ export class SessionLifecycle {
 
   /** Brings an evicted or stored session back (`send`, `getSnapshot`), if its pool has room. */
   reactivate(id: string, { allowOverCapacity = false } = {}): SessionRecord | Error {
-    const { directory, pools, store, fleet } = this.#core;
+    const { directory, pools, store, fleet, events } = this.#core;
     const passive = directory.passive.get(id)!;
     const pool = pools.get(passive.pool)!;
     if (!allowOverCapacity) {
@@ -169,8 +226,13 @@ export class SessionLifecycle {
       return new WorkerStartError(-1, new Error('no worker is alive to reactivate the session on'));
     }
     const record = this.#recordFromStore(id, stored, shard);
+    // Its token was revoked when it left (or belonged to another host process): a fresh one,
+    // handed to its connection machines as it is restored.
+    const ipc = this.#core.options.ipcServer;
+    if (ipc && (passive.linked || stored.linked)) record.relink = { address: ipc.address, token: ipc.issueToken(id) };
     directory.register(record);
     record.status = 'restarting';
+    events.emit('reactivated', { id, pool: record.pool });
     void this.restore(record);
     return record;
   }
@@ -180,6 +242,7 @@ export class SessionLifecycle {
     const record = this.newRecord({ id, kind, pool, input, shard });
     record.snapshot = stored.snapshot;
     record.snapshotSeq = stored.snapshotSeq;
+    record.wakeAt = stored.wakeAt;
     record.seq = stored.snapshotSeq;
     for (let index = 0; index < stored.journal.length; index += 2) {
       const seq = stored.journal[index] as number;
@@ -217,13 +280,20 @@ export class SessionLifecycle {
 
   /** Sessions in a durable store from before this host started: passive now, or restored now. */
   resume(): void {
-    const { store, machines, pools, directory, logger, options } = this.#core;
-    for (const { id, kind, pool } of store.list()) {
+    const { store, machines, pools, directory, logger, options, alarms } = this.#core;
+    for (const { id, kind, pool, wakeAt, quarantined, linked } of store.list()) {
       if (!machines.has(kind) || !pools.has(pool)) {
         logger.warn({ sessionId: id, kind, pool }, 'stored session of an unknown machine kind or pool; left in the store');
         continue;
       }
-      directory.passive.set(id, { kind, pool });
+      if (quarantined) {
+        const error = new SessionQuarantinedError(id, `its stored state cannot be restored (${quarantined.message})`);
+        directory.quarantined.set(id, { kind, pool, error, kept: Promise.resolve() });
+        logger.warn({ sessionId: id, reason: quarantined.message }, 'stored session is quarantined; kept in the store');
+        continue;
+      }
+      directory.passive.set(id, { kind, pool, wakeAt, linked });
+      alarms.set(id, wakeAt);
       if (options.resume === 'eager') {
         const restored = this.reactivate(id, { allowOverCapacity: true });
         if (restored instanceof Error) logger.error({ err: restored, sessionId: id }, 'could not resume a stored session');

@@ -11,7 +11,8 @@ import type { AnyMachineSnapshot, Observer } from 'xstate';
 import type { Pool, PoolMember } from '../pools/pool.js';
 import type { Mailbox, Shard } from '../workers/shard.js';
 
-export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 'evicted';
+/** A live record's status; `evicted` and `quarantined` describe sessions kept only in the store. */
+export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 'evicted' | 'quarantined';
 
 /** A journal slot whose event was dropped as poison. */
 export const POISONED = undefined;
@@ -49,7 +50,11 @@ export class SessionRecord implements Mailbox, PoolMember {
   seq = 0;
   snapshotSeq = 0;
   snapshot: Uint8Array | undefined;
+  /** The snapshot's earliest armed timer (ms since the epoch; 0: none), to wake it once passive. */
+  wakeAt = 0;
   journal: unknown[] = [];
+  /** A fresh IPC link for its connection machines, until its restore has handed it over. */
+  relink: { address: unknown; token: string } | undefined;
   /** Restart times inside the restart window. */
   restarts: number[] | undefined;
   /** Subprocesses the session started that have not exited. */
@@ -100,12 +105,16 @@ export class SessionRecord implements Mailbox, PoolMember {
     return ++this.seq;
   }
 
-  /** A persisted snapshot arrived: it replaces the journal up to `seq`. */
-  compact(seq: number, snapshot: Uint8Array): boolean {
-    if (seq <= this.snapshotSeq || seq > this.seq) return false;
+  /**
+   * A persisted snapshot arrived: it replaces the journal up to `seq`. One at the same seq (a
+   * timer or an invoke moved the session on) replaces the snapshot.
+   */
+  compact(seq: number, snapshot: Uint8Array, wakeAt: number): boolean {
+    if (seq < this.snapshotSeq || seq > this.seq) return false;
     this.journal.splice(0, seq - this.snapshotSeq);
     this.snapshotSeq = seq;
     this.snapshot = snapshot;
+    this.wakeAt = wakeAt;
     return true;
   }
 
@@ -134,6 +143,9 @@ export class SessionRecord implements Mailbox, PoolMember {
     this.inFlightBytes = waiting > 1 ? this.inFlightBytes - this.inFlightBytes / waiting : 0;
     this.processed++;
     this.#totals.mailboxed--;
+    // Its mailbox emptied: it may be the candidate an over-capacity pool waits for.
+    const pool = this.pooledIn;
+    if (waiting === 1 && pool !== undefined && pool.size > pool.capacity) pool.onCandidate?.(pool);
     const waiters = this.#drainWaiters;
     if (waiters === undefined) return;
     while (waiters.length > 0 && waiters[0]!.target <= this.processed) waiters.shift()!.wake();

@@ -78,6 +78,7 @@ export class SessionStopper {
   async #settleStore(record: SessionRecord, mode: StopMode, result: StopResult | undefined): Promise<void> {
     const { store, directory } = this.#core;
     const { id, kind, pool, input } = record;
+    const linked = this.#core.options.ipcServer?.hasToken(id) === true;
     const keep = mode === 'evict' || (mode === 'shutdown' && this.#core.snapshotting);
     if (!keep) {
       await store.delete(id);
@@ -86,9 +87,12 @@ export class SessionStopper {
     // The worker's snapshot covers everything (the stop waited for the mailbox to drain); without
     // one (the worker died meanwhile), the record's own snapshot and journal still do.
     const state = result?.snapshot
-      ? { snapshot: new Uint8Array(result.snapshot), snapshotSeq: result.seq ?? record.seq, journal: [] }
-      : { snapshot: record.snapshot, snapshotSeq: record.snapshotSeq, journal: record.replay() };
-    await store.save(id, { kind, pool, input }, state, mode === 'evict');
-    if (mode === 'evict') directory.passive.set(id, { kind, pool });
+      ? { snapshot: new Uint8Array(result.snapshot), snapshotSeq: result.seq ?? record.seq, journal: [], wakeAt: result.wakeAt ?? 0 }
+      : { snapshot: record.snapshot, snapshotSeq: record.snapshotSeq, journal: record.replay(), wakeAt: record.wakeAt };
+    await store.save(id, { kind, pool, input, linked }, state, mode === 'evict');
+    if (mode !== 'evict') return;
+    directory.passive.set(id, { kind, pool, wakeAt: state.wakeAt, linked });
+    // Its timer wakes it when it comes due, like a Durable Object's alarm.
+    this.#core.alarms.set(id, state.wakeAt);
   }
 }

@@ -17,12 +17,15 @@ import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { StoreError, StoreLockedError } from '../../errors.js';
 import { createPackr } from '../../protocol/wire.js';
-import type { SessionMeta, SessionState, SessionStore, StoredSession } from './store.js';
+import type { Quarantine, SessionMeta, SessionState, SessionStore, StoredSession, StoredSummary } from './store.js';
 
 interface SessionRow extends SessionMeta {
   passive: boolean;
   snapshotSeq: number;
   snapshot?: Uint8Array;
+  /** Absent in rows written before timers were kept: none. */
+  wakeAt?: number;
+  quarantined?: Quarantine;
 }
 
 interface OwnerRow {
@@ -100,7 +103,7 @@ export class LmdbStore implements SessionStore {
 
   begin(id: string, meta: SessionMeta): void {
     this.#clearJournal(id, MAX_SEQ);
-    this.#background(this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, passive: false, snapshotSeq: 0 }));
+    this.#background(this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, linked: meta.linked === true, passive: false, snapshotSeq: 0 }));
   }
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
@@ -108,14 +111,14 @@ export class LmdbStore implements SessionStore {
     return this.#journal.put(journalKey(id, seq), event) as Promise<unknown> as Promise<void>;
   }
 
-  compact(id: string, seq: number, snapshot: Uint8Array): void {
+  compact(id: string, seq: number, snapshot: Uint8Array, wakeAt = 0): void {
     // Read and written in one write transaction: it sees the writes queued before it (a read
     // outside would see only committed ones, and an older snapshot could replace a newer).
     this.#background(
       this.#root.transaction(() => {
         const row = this.#sessions.get(id);
-        if (!row || seq <= row.snapshotSeq) return;
-        void this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot });
+        if (!row || seq < row.snapshotSeq) return;
+        void this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot, wakeAt });
         this.#clearJournal(id, seq);
       }),
     );
@@ -130,9 +133,18 @@ export class LmdbStore implements SessionStore {
     for (let index = 0; index < state.journal.length; index += 2) {
       this.#background(this.#journal.put(journalKey(id, state.journal[index] as number), packr.pack(state.journal[index + 1]).slice()));
     }
-    const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, passive, snapshotSeq: state.snapshotSeq };
+    const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, linked: meta.linked === true, passive, snapshotSeq: state.snapshotSeq, wakeAt: state.wakeAt ?? 0 };
     if (state.snapshot) row.snapshot = state.snapshot;
     await this.#sessions.put(id, row);
+  }
+
+  async quarantine(id: string, cause: Quarantine | undefined): Promise<void> {
+    await this.#root.transaction(() => {
+      const row = this.#sessions.get(id);
+      if (!row) return;
+      const { quarantined: _previous, ...rest } = row;
+      void this.#sessions.put(id, cause ? { ...rest, quarantined: cause } : rest);
+    });
   }
 
   load(id: string): StoredSession | undefined {
@@ -149,13 +161,15 @@ export class LmdbStore implements SessionStore {
       seq = journaled;
     }
     const snapshot = row.snapshot ? new Uint8Array(row.snapshot) : undefined;
-    return { kind: row.kind, pool: row.pool, input: row.input, passive: row.passive, snapshot, snapshotSeq: row.snapshotSeq, journal, seq };
+    const { kind, pool, input, linked, passive, snapshotSeq, wakeAt = 0, quarantined } = row;
+    return { kind, pool, input, linked, passive, snapshot, snapshotSeq, journal, seq, wakeAt, quarantined };
   }
 
-  list(): Array<{ id: string; pool: string; kind: string; passive: boolean }> {
-    const rows: Array<{ id: string; pool: string; kind: string; passive: boolean }> = [];
+  list(): StoredSummary[] {
+    const rows: StoredSummary[] = [];
     for (const { key, value } of this.#sessions.getRange()) {
-      rows.push({ id: key, pool: value.pool, kind: value.kind, passive: value.passive });
+      const { pool, kind, passive, wakeAt = 0, quarantined, linked = false } = value;
+      rows.push({ id: key, pool, kind, passive, wakeAt, quarantined, linked });
     }
     return rows;
   }

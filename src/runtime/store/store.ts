@@ -7,6 +7,10 @@
  * - `save` keeps a session's whole state at once — an evicted session's (`passive`), or a live
  *   one's when the host shuts down; `load` returns everything needed to restore a session: meta,
  *   snapshot, and the journal after it (minus `drop`ped poison events).
+ * - A session's earliest armed timer (`wakeAt`, ms since the epoch; 0: none) is kept with its
+ *   snapshot, so a passive session can be woken for it without decoding the snapshot.
+ * - `quarantine` marks a session whose state the loaded machine cannot restore; everything stored
+ *   stays as it was (`quarantine(id, undefined)` lifts the mark).
  * - `delete` forgets a session. Writes for one id are applied in call order.
  * Small enough that a networked store can implement it later; `MemoryStore` (tests, 'memory')
  * and `LmdbStore` (the default) do.
@@ -17,6 +21,8 @@ export interface SessionMeta {
   kind: string;
   pool: string;
   input: unknown;
+  /** It had an IPC token: restored by another host process, it gets a fresh one. */
+  linked?: boolean;
 }
 
 export interface StoredSession extends SessionMeta {
@@ -28,6 +34,27 @@ export interface StoredSession extends SessionMeta {
   journal: unknown[];
   /** The last journaled seq (the snapshot's when the journal is empty). */
   seq: number;
+  /** Its earliest armed timer's deadline (ms since the epoch); 0: none. */
+  wakeAt: number;
+  quarantined: Quarantine | undefined;
+}
+
+/** Why a stored session cannot be restored, and since when. */
+export interface Quarantine {
+  name: string;
+  message: string;
+  at: number;
+}
+
+/** A stored session as `list` gives it. */
+export interface StoredSummary {
+  id: string;
+  pool: string;
+  kind: string;
+  passive: boolean;
+  wakeAt: number;
+  quarantined: Quarantine | undefined;
+  linked: boolean;
 }
 
 /** A session's restorable state: a snapshot (if any) and the events after it. */
@@ -36,6 +63,8 @@ export interface SessionState {
   snapshotSeq: number;
   /** Flat: `[seq₁, event₁, seq₂, event₂, …]`. */
   journal: unknown[];
+  /** The snapshot's earliest armed timer (ms since the epoch); 0 or absent: none. */
+  wakeAt?: number;
 }
 
 export interface SessionStore {
@@ -47,18 +76,23 @@ export interface SessionStore {
    * once); the store may keep the view until it has written it. `load` gives events back decoded.
    */
   append(id: string, seq: number, event: Uint8Array): Promise<void>;
-  compact(id: string, seq: number, snapshot: Uint8Array): void;
+  /** Keeps a snapshot covering events up to `seq` (a later one at the same seq replaces it). */
+  compact(id: string, seq: number, snapshot: Uint8Array, wakeAt?: number): void;
   drop(id: string, seq: number): void;
   save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void>;
   load(id: string): StoredSession | undefined;
-  /** Every stored session: id and meta, and whether it is passive. */
-  list(): Array<{ id: string; pool: string; kind: string; passive: boolean }>;
+  /** Marks (or with `undefined`, unmarks) a session as quarantined; nothing else changes. */
+  quarantine(id: string, cause: Quarantine | undefined): Promise<void>;
+  /** Every stored session: id and meta, whether it is passive, its wake time, its quarantine. */
+  list(): StoredSummary[];
   delete(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
 interface MemoryEntry extends SessionMeta {
   passive: boolean;
+  wakeAt: number;
+  quarantined: Quarantine | undefined;
   snapshot: Uint8Array | undefined;
   snapshotSeq: number;
   journal: Map<number, unknown>;
@@ -72,7 +106,7 @@ export class MemoryStore implements SessionStore {
   readonly #sessions = new Map<string, MemoryEntry>();
 
   begin(id: string, meta: SessionMeta): void {
-    this.#sessions.set(id, { ...meta, passive: false, snapshot: undefined, snapshotSeq: 0, journal: new Map() });
+    this.#sessions.set(id, { ...meta, passive: false, wakeAt: 0, quarantined: undefined, snapshot: undefined, snapshotSeq: 0, journal: new Map() });
   }
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
@@ -80,10 +114,11 @@ export class MemoryStore implements SessionStore {
     return Promise.resolve();
   }
 
-  compact(id: string, seq: number, snapshot: Uint8Array): void {
+  compact(id: string, seq: number, snapshot: Uint8Array, wakeAt = 0): void {
     const entry = this.#sessions.get(id);
-    if (!entry || seq <= entry.snapshotSeq) return;
+    if (!entry || seq < entry.snapshotSeq) return;
     entry.passive = false;
+    entry.wakeAt = wakeAt;
     entry.snapshot = snapshot;
     entry.snapshotSeq = seq;
     for (const journaled of entry.journal.keys()) if (journaled <= seq) entry.journal.delete(journaled);
@@ -96,7 +131,13 @@ export class MemoryStore implements SessionStore {
   save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void> {
     const journal = new Map<number, unknown>();
     for (let index = 0; index < state.journal.length; index += 2) journal.set(state.journal[index] as number, state.journal[index + 1]);
-    this.#sessions.set(id, { ...meta, passive, snapshot: state.snapshot, snapshotSeq: state.snapshotSeq, journal });
+    this.#sessions.set(id, { ...meta, passive, wakeAt: state.wakeAt ?? 0, quarantined: undefined, snapshot: state.snapshot, snapshotSeq: state.snapshotSeq, journal });
+    return Promise.resolve();
+  }
+
+  quarantine(id: string, cause: Quarantine | undefined): Promise<void> {
+    const entry = this.#sessions.get(id);
+    if (entry) entry.quarantined = cause;
     return Promise.resolve();
   }
 
@@ -109,12 +150,12 @@ export class MemoryStore implements SessionStore {
       journal.push(journaled, event);
       seq = journaled;
     }
-    const { kind, pool, input, passive, snapshot, snapshotSeq } = entry;
-    return { kind, pool, input, passive, snapshot, snapshotSeq, journal, seq };
+    const { kind, pool, input, linked, passive, snapshot, snapshotSeq, wakeAt, quarantined } = entry;
+    return { kind, pool, input, linked, passive, snapshot, snapshotSeq, journal, seq, wakeAt, quarantined };
   }
 
-  list(): Array<{ id: string; pool: string; kind: string; passive: boolean }> {
-    return [...this.#sessions].map(([id, { pool, kind, passive }]) => ({ id, pool, kind, passive }));
+  list(): StoredSummary[] {
+    return [...this.#sessions].map(([id, { pool, kind, passive, wakeAt, quarantined, linked = false }]) => ({ id, pool, kind, passive, wakeAt, quarantined, linked }));
   }
 
   delete(id: string): Promise<void> {

@@ -26,6 +26,7 @@ export function stats(core: RuntimeCore): RuntimeStats {
   return {
     sessions: directory.byId.size,
     evicted: directory.passive.size,
+    quarantined: directory.quarantined.size,
     eventsAccepted: counters.eventsAccepted,
     mailboxed: totals.mailboxed,
     deadLetters: events.deadLetters,
