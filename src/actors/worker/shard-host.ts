@@ -187,8 +187,7 @@ export class ShardHost {
     for (let index = 0; index < replay.length && session.failure === undefined; index += 2) {
       this.#deliver(session, replay[index] as number, replay[index + 1] as { type: string });
     }
-    // Restored with a fresh IPC token: its connection machines reconnect with it, before the
-    // event loop turns (their restored sockets still hold the revoked one).
+    // A fresh IPC token: its connection machines reconnect with it before their restored sockets try the old one.
     if (request.ipc && session.failure === undefined) this.#run(key, 0, relinkConnections, actor, request.ipc);
     session.starting = false;
     this.#reportBusy(session, actor.getSnapshot() as AnyMachineSnapshot);
