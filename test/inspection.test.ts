@@ -68,8 +68,12 @@ describe('inspection (Stately protocol)', () => {
     const snapshots = messages.filter((m) => m.type === '@xstate.snapshot' && m.event?.type === 'INC');
     expect(snapshots.map((m) => m.snapshot?.context?.count)).toEqual([1, 1]);
     // The child the cleanup session invoked is its own actor, parented and rooted in the session.
-    const cleanupRoot = actors.find((m) => m.name === 'c')!;
-    const child = actors.find((m) => m.parentId === cleanupRoot.sessionId);
+    // (Inspection events travel on their own, after the snapshots waited for above.)
+    const childOf = (root: string) => messages.find((m) => m.type === '@xstate.actor' && m.parentId === root);
+    await eventually(() => messages.some((m) => m.type === '@xstate.actor' && m.name === 'c'));
+    const cleanupRoot = messages.find((m) => m.type === '@xstate.actor' && m.name === 'c')!;
+    await eventually(() => childOf(cleanupRoot.sessionId!) !== undefined);
+    const child = childOf(cleanupRoot.sessionId!);
     expect(child?.rootId).toBe(cleanupRoot.sessionId);
     expect(messages.some((m) => m.type === '@xstate.event' && m.event?.type === 'actorhost.shutdown')).toBe(true);
   });

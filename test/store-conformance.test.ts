@@ -53,7 +53,7 @@ describe.each(stores)('%s', (_name, open, durable) => {
       expect(loaded).toMatchObject({ ...meta, passive: false, snapshotSeq: 0, seq: 3 });
       expect(loaded.snapshot).toBeUndefined();
       expect(loaded.journal).toEqual([1, { type: 'INC', seq: 1 }, 2, { type: 'INC', seq: 2 }, 3, { type: 'INC', seq: 3 }]);
-      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false, wakeAt: 0, quarantined: undefined }]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false, wakeAt: 0, quarantined: undefined, linked: false }]);
     }));
 
   it('compacts: a snapshot replaces the journal it covers, and an older one never replaces a newer', () =>
@@ -88,7 +88,7 @@ describe.each(stores)('%s', (_name, open, durable) => {
       expect(loaded).toMatchObject({ ...meta, passive: true, snapshotSeq: 5, seq: 7, wakeAt: 1234 });
       expect([...loaded.snapshot!]).toEqual([7]);
       expect(loaded.journal).toEqual([6, { type: 'A' }, 7, { type: 'B' }]);
-      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: true, wakeAt: 1234, quarantined: undefined }]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: true, wakeAt: 1234, quarantined: undefined, linked: false }]);
     }));
 
   it('keeps the earliest timer with each snapshot; a snapshot at the same seq replaces the last (a timer fired)', () =>
@@ -118,7 +118,7 @@ describe.each(stores)('%s', (_name, open, durable) => {
       const kept = store.load('s')!;
       expect(kept).toMatchObject({ snapshotSeq: 1, seq: 2, wakeAt: 42, quarantined: cause, journal: [2, { type: 'B' }] });
       expect([...kept.snapshot!]).toEqual([9]);
-      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false, wakeAt: 42, quarantined: cause }]);
+      expect(store.list()).toEqual([{ id: 's', kind: 'counter', pool: 'default', passive: false, wakeAt: 42, quarantined: cause, linked: false }]);
       expect(store.load('ghost')).toBeUndefined();
       await store.quarantine('s', undefined);
       expect(store.load('s')!.quarantined).toBeUndefined();
