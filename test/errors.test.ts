@@ -48,6 +48,8 @@ describe('options', () => {
     [{ watchdog: { heartbeatMs: 500, hangTimeoutMs: 400 } }, 'options.watchdog.hangTimeoutMs must be greater than heartbeatMs (got 400 ≤ 500)'],
     [{ snapshotEvery: 0 }, 'options.snapshotEvery must be a positive integer (got 0)'],
     [{ standbyWorker: 'yes' }, 'options.standbyWorker must be true or false (got "yes")'],
+    [{ noRollback: 1 }, 'options.noRollback must be true or false (got 1)'],
+    [{ ipcServer: { revoke() {} } }, 'options.ipcServer must be the server createIpcServer() returned'],
     [{ now: 5 }, 'options.now must be a function returning milliseconds (got 5)'],
     [{ ipcServer: {} }, 'options.ipcServer must be the server createIpcServer() returned'],
     [{ inspect: { observer: () => {}, maxEventsPerSecond: 0 } }, 'options.inspect.maxEventsPerSecond must be a positive integer (got 0)'],

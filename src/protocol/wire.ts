@@ -212,6 +212,8 @@ export interface ShardInit {
   snapshotEvery: number;
   /** The state tag that marks a turn in progress (`options.busyTag`). */
   busyTag: string;
+  /** Persist after internal transitions and timer arming (`options.noRollback`). */
+  noRollback: boolean;
   /** How long each machine module may take to import. */
   startTimeoutMs: number;
   inspect: InspectSettings;

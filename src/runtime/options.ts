@@ -73,6 +73,13 @@ export interface RuntimeOptions {
   busyTag?: string;
   /** A session's snapshot is taken after this many events (and when it has been idle a while). Default: 100. */
   snapshotEvery?: number;
+  /**
+   * No transition the worker reported is rolled back by a restore: a session is also persisted
+   * after an event that arms a timer and at the end of any tick in which a timer, an invoke or a
+   * subprocess moved it. `false` keeps only `send`'s events between snapshots (cheaper for
+   * sessions that stream many such transitions; a restore then repeats them). Default: true.
+   */
+  noRollback?: boolean;
   /** The clock, for recency floors and restart windows. Default: `Date.now`. */
   now?: () => number;
   /**
@@ -138,6 +145,7 @@ export interface ResolvedOptions {
   readonly watchdog: { heartbeatMs: number; hangTimeoutMs: number };
   readonly snapshotEvery: number;
   readonly busyTag: string;
+  readonly noRollback: boolean;
   readonly now: () => number;
   readonly setTimeout: Clock['setTimeout'];
   readonly clearTimeout: Clock['clearTimeout'];
@@ -163,6 +171,7 @@ const KNOWN_OPTIONS = new Set([
   'watchdog',
   'snapshotEvery',
   'busyTag',
+  'noRollback',
   'now',
   'clock',
   'standbyWorker',
@@ -225,6 +234,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     watchdog: resolveWatchdog(objectOption('options.watchdog', options.watchdog)),
     snapshotEvery: positiveInteger('options.snapshotEvery', options.snapshotEvery, 100),
     busyTag: nonEmptyString('options.busyTag', options.busyTag, 'busy'),
+    noRollback: boolean('options.noRollback', options.noRollback, true),
     ...resolveClock(options.now, objectOption('options.clock', options.clock)),
     standbyWorker: boolean('options.standbyWorker', options.standbyWorker, true),
     ipcServer: resolveIpcServer(options.ipcServer),

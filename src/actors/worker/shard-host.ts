@@ -67,6 +67,7 @@ export class ShardHost {
   readonly #packr = createPackr();
   readonly #state: Int32Array;
   readonly #snapshotEvery: number;
+  readonly #noRollback: boolean;
   readonly #busyTag: string;
   readonly #inspector: InspectForwarder;
   readonly #outbox: Outbox;
@@ -74,7 +75,6 @@ export class ShardHost {
   /** The session and event being processed, so a synchronous failure names its event. */
   #processingKey = 0;
   #processingSeq = 0;
-
   readonly #startTimeoutMs: number;
 
   constructor(options: {
@@ -82,6 +82,7 @@ export class ShardHost {
     startTimeoutMs?: number;
     state: SharedArrayBuffer;
     snapshotEvery: number;
+    noRollback?: boolean;
     busyTag?: string;
     inspect?: InspectSettings;
     post: PostToHost;
@@ -90,6 +91,7 @@ export class ShardHost {
     this.#startTimeoutMs = options.startTimeoutMs ?? Infinity;
     this.#state = new Int32Array(options.state);
     this.#snapshotEvery = options.snapshotEvery;
+    this.#noRollback = options.noRollback ?? true;
     this.#busyTag = options.busyTag ?? 'busy';
     this.#inspector = new InspectForwarder(options.inspect, (note) => this.#note(note));
     this.#outbox = new Outbox(options.post, this.#unencodableNote);
@@ -101,11 +103,7 @@ export class ShardHost {
     }
   }
 
-  /**
-   * Runs XState's start, event, persist and restore paths on a built-in machine — never user code
-   * — so a standby worker's JIT is warm when a recovery restores a shard's sessions onto it.
-   * (Measured: a fresh worker spawned sessions ~2× slower than a warm one; a restore is a spawn.)
-   */
+  /** Warms a standby worker's JIT on a built-in machine (see warm-up.ts). */
   warmUp(rounds: number): void {
     warmUp(rounds, this.#packr);
   }
@@ -155,7 +153,7 @@ export class ShardHost {
         this.#reportBusy(session, snapshot as unknown as AnyMachineSnapshot);
         // Not the host's event (a timer, an invoke's result, a subprocess line): not in the
         // journal, so a snapshot keeps it from being rolled back by a restore.
-        if (this.#processingKey !== key && !session.starting) this.#dirty.mark(session);
+        if (this.#noRollback && this.#processingKey !== key && !session.starting) this.#dirty.mark(session);
         if (session.watched && snapshot.status === 'active') {
           // The seq of the event that made it (or of the last one, for a timer's transition), and
           // whether it is a replay: the host skips replayed snapshots its subscribers already saw.
@@ -287,7 +285,7 @@ export class ShardHost {
   #clockFor(key: number): SessionClock {
     const changed = () => {
       const session = this.#sessions.get(key);
-      if (session === undefined || session.starting) return;
+      if (session === undefined || session.starting || !this.#noRollback) return;
       // Armed by the host's event: persisted right after it (a failure later in the same tick
       // must not lose the deadline); otherwise at the end of the tick.
       if (this.#processingKey === key) session.armed = true;

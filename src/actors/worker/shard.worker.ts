@@ -20,10 +20,11 @@ import {
 import { ShardHost, sessionContext } from './shard-host.js';
 import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit, type StopResult } from '../../protocol/wire.js';
 
-export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, busyTag, startTimeoutMs, inspect }: ShardInit): Promise<void> {
+export default async function runShard({ machines, dataPort, controlPort, processPort, state, snapshotEvery, busyTag, noRollback, startTimeoutMs, inspect }: ShardInit): Promise<void> {
   const host = new ShardHost({
     machines,
     busyTag,
+    noRollback,
     startTimeoutMs,
     state,
     snapshotEvery,

@@ -57,6 +57,7 @@ export interface ShardStartOptions {
   resourceLimits: ResourceLimits;
   snapshotEvery: number;
   busyTag: string;
+  noRollback: boolean;
   startTimeoutMs: number;
   inspect: InspectSettings;
   watchdog: { heartbeatMs: number; hangTimeoutMs: number };
@@ -148,6 +149,7 @@ export class Shard {
       state: this.#state.buffer as SharedArrayBuffer,
       snapshotEvery: options.snapshotEvery,
       busyTag: options.busyTag,
+      noRollback: options.noRollback,
       startTimeoutMs: options.startTimeoutMs,
       inspect: options.inspect,
     };

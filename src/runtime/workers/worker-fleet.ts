@@ -69,6 +69,7 @@ export class WorkerFleet {
       resourceLimits: options.resourceLimits,
       snapshotEvery: options.snapshotEvery,
       busyTag: options.busyTag,
+      noRollback: options.noRollback,
       startTimeoutMs: options.startTimeoutMs,
       inspect: options.inspect.settings,
       watchdog: options.watchdog,
