@@ -21,7 +21,7 @@ describe('npm run bench', () => {
           ...['--sessions', '300', '--events', '20000', '--samples', '20'],
           ...['--heavy-sessions', '50', '--heavy-events', '500', '--storm-sessions', '100', '--storm-events', '3000', '--storm-kills', '2'],
           ...['--recovery-sessions', '200', '--churn-capacity', '50', '--churn-accesses', '2000'],
-          ...['--journal-events', '5000', '--lru-sessions', '1000'],
+          ...['--journal-events', '5000', '--rollback-events', '5000', '--lru-sessions', '1000'],
           ...['--ipc-requests', '5000', '--inspect-events', '5000', '--page-sessions', '500'],
           ...['--churn-sessions', '2000', '--walker-events', '20000'],
           ...['--out', `${out}/`],

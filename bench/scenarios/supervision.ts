@@ -8,10 +8,11 @@ import { benchRuntime, drive, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);
 const KILLER = new URL('../machines/killer.machine.js', import.meta.url);
+const TIMER = new URL('../machines/timer.machine.js', import.meta.url);
 const INC = { type: 'INC' } as const;
 
 function runtimeWith(options: Partial<RuntimeOptions>): Promise<Runtime> {
-  return benchRuntime({ machines: { counter: COUNTER, killer: KILLER }, ...options });
+  return benchRuntime({ machines: { counter: COUNTER, killer: KILLER, timer: TIMER }, ...options });
 }
 
 /**
@@ -161,5 +162,24 @@ export async function journalCost(durability: Durability, sessions: number, even
   } finally {
     await runtime.shutdown();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The cost of "no rollback": events/s on the memory store with `noRollback` on and off, for the
+ * core counter (no timer: nothing to persist beyond `snapshotEvery`) and for a machine whose every
+ * event arms a timer (a snapshot after every event when on).
+ */
+export async function noRollbackCost(kind: 'counter' | 'timer', noRollback: boolean, sessions: number, events: number): Promise<number> {
+  const runtime = await runtimeWith({ workers: 2, noRollback });
+  try {
+    const ids = Array.from({ length: sessions }, (_, i) => `s${i}`);
+    await Promise.all(ids.map((id) => runtime.spawn(kind, { id })));
+    const started = performance.now();
+    await drive(events, 2_000, (i) => void runtime.send(ids[i % sessions]!, INC));
+    await until(() => runtime.stats().mailboxed === 0);
+    return events / ((performance.now() - started) / 1000);
+  } finally {
+    await runtime.shutdown();
   }
 }
