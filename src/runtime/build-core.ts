@@ -14,6 +14,7 @@ import type { SessionRecord } from './sessions/session-record.js';
 import { SessionStopper } from './sessions/session-stopper.js';
 import { MemoryStore } from './store/store.js';
 import { startSupervisor } from './supervision/supervisor.js';
+import { ProcessLedger } from './workers/process-ledger.js';
 import { WorkerFleet } from './workers/worker-fleet.js';
 
 /** The shared core and its parts; each part reaches the others through it. */
@@ -41,6 +42,7 @@ export function buildCore(options: ResolvedOptions): RuntimeCore {
   core.lifecycle = new SessionLifecycle(core);
   core.stopper = new SessionStopper(core);
   core.alarms = new PassiveAlarms(core);
+  core.processes = new ProcessLedger({ store: () => core.store, graceMs: options.subprocessGraceMs, logger: options.logger });
   core.fleet = new WorkerFleet(core, (shard, notes) => routeNotes(core, shard, notes));
   core.supervisor = startSupervisor(core);
   for (const pool of pools.values()) pool.onCandidate = ({ name }) => core.supervisor.send({ type: 'pool.joined', pool: name });

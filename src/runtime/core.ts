@@ -16,6 +16,7 @@ import type { MailboxTotals, SessionRecord } from './sessions/session-record.js'
 import type { SessionStopper } from './sessions/session-stopper.js';
 import type { SessionStore } from './store/store.js';
 import type { SupervisorActor } from './supervision/supervisor.js';
+import type { ProcessLedger } from './workers/process-ledger.js';
 import type { WorkerFleet } from './workers/worker-fleet.js';
 
 export interface RuntimeCounters {
@@ -51,6 +52,8 @@ export interface RuntimeCore {
   readonly stopper: SessionStopper;
   /** Wakes passive sessions whose timers come due. */
   readonly alarms: PassiveAlarms;
+  /** Every subprocess of every session, for the reaper and the store. */
+  readonly processes: ProcessLedger;
   readonly supervisor: SupervisorActor;
 }
 

@@ -80,6 +80,12 @@ export interface RuntimeOptions {
    * sessions that stream many such transitions; a restore then repeats them). Default: true.
    */
   noRollback?: boolean;
+  /**
+   * A session's subprocesses (`fromChildProcess`) are sent SIGTERM (their whole process group) when
+   * it stops, is evicted or restarted; SIGKILL after this many ms if they have not exited.
+   * Default: 1000.
+   */
+  subprocessGraceMs?: number;
   /** The clock, for recency floors and restart windows. Default: `Date.now`. */
   now?: () => number;
   /**
@@ -146,6 +152,7 @@ export interface ResolvedOptions {
   readonly snapshotEvery: number;
   readonly busyTag: string;
   readonly noRollback: boolean;
+  readonly subprocessGraceMs: number;
   readonly now: () => number;
   readonly setTimeout: Clock['setTimeout'];
   readonly clearTimeout: Clock['clearTimeout'];
@@ -172,6 +179,7 @@ const KNOWN_OPTIONS = new Set([
   'snapshotEvery',
   'busyTag',
   'noRollback',
+  'subprocessGraceMs',
   'now',
   'clock',
   'standbyWorker',
@@ -235,6 +243,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     snapshotEvery: positiveInteger('options.snapshotEvery', options.snapshotEvery, 100),
     busyTag: nonEmptyString('options.busyTag', options.busyTag, 'busy'),
     noRollback: boolean('options.noRollback', options.noRollback, true),
+    subprocessGraceMs: timerMs('options.subprocessGraceMs', options.subprocessGraceMs, 1_000),
     ...resolveClock(options.now, objectOption('options.clock', options.clock)),
     standbyWorker: boolean('options.standbyWorker', options.standbyWorker, true),
     ipcServer: resolveIpcServer(options.ipcServer),

@@ -23,6 +23,7 @@ import {
   WorkerStartError,
 } from '../errors.js';
 import { importMachine } from '../protocol/machine-module.js';
+import { reapSurvivors } from './workers/process-ledger.js';
 import { describe } from '../protocol/plain-data.js';
 import { WATCH_OFF, WATCH_ON } from '../protocol/wire.js';
 import type { RuntimeCore } from './core.js';
@@ -90,6 +91,8 @@ export class Runtime {
       core.supervisor.stop();
       throw error;
     }
+    // What a dead host left running is killed before any of its sessions is resumed.
+    reapSurvivors(core.store, core.logger);
     core.lifecycle.resume();
     this.#idle.start();
     core.logger.info(
@@ -359,6 +362,7 @@ export class Runtime {
     await Promise.allSettled(core.fleet.recoveries());
     core.supervisor.stop();
     await core.fleet.close();
+    await core.processes.close();
     await core.store.close();
     core.logger.info('actorhost runtime shut down');
   }

@@ -12,11 +12,12 @@
  * recorded with its process start time, so a pid the OS has since given to another process does
  * not pass for the old owner.
  */
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { StoreError, StoreLockedError } from '../../errors.js';
 import { createPackr } from '../../protocol/wire.js';
+import { processStartTime } from '../workers/process-start-time.js';
 import type { Quarantine, SessionMeta, SessionState, SessionStore, StoredSession, StoredSummary } from './store.js';
 
 interface SessionRow extends SessionMeta {
@@ -49,6 +50,8 @@ export class LmdbStore implements SessionStore {
   /** The journal of stores written before encode-once: objects, read and cleared, never written. */
   readonly #legacyJournal: Database<unknown, string>;
   readonly #meta: Database<OwnerRow, string>;
+  /** Subprocesses of the owner's sessions: pid → start time. */
+  readonly #processes: Database<string, number>;
 
   /** Where a background write's failure is reported; a rejected write must never go unhandled. */
   readonly #onError: (error: unknown) => void;
@@ -61,6 +64,7 @@ export class LmdbStore implements SessionStore {
     this.#journal = this.#root.openDB<Uint8Array, string>({ name: 'events', encoding: 'binary' });
     this.#legacyJournal = this.#root.openDB<unknown, string>({ name: 'journal' });
     this.#meta = this.#root.openDB<OwnerRow, string>({ name: 'meta' });
+    this.#processes = this.#root.openDB<string, number>({ name: 'processes' });
   }
 
   /** Opens the store and takes ownership; rejects with `StoreLockedError` if a live host owns it. */
@@ -179,6 +183,18 @@ export class LmdbStore implements SessionStore {
     await this.#sessions.remove(id);
   }
 
+  recordProcess(pid: number, startTime: string): void {
+    this.#background(this.#processes.put(pid, startTime));
+  }
+
+  forgetProcess(pid: number): void {
+    this.#background(this.#processes.remove(pid));
+  }
+
+  recordedProcesses(): Array<{ pid: number; startTime: string }> {
+    return [...this.#processes.getRange()].map(({ key, value }) => ({ pid: key, startTime: value }));
+  }
+
   /** Writes everything queued, gives up ownership, closes the environment. */
   async close(): Promise<void> {
     await this.#root.flushed;
@@ -221,15 +237,4 @@ function isSameLiveProcess(owner: OwnerRow): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   return owner.startedAt === null || processStartTime(owner.pid) === owner.startedAt;
-}
-
-/** The process's start time in clock ticks since boot (Linux `/proc/<pid>/stat`), or null elsewhere. */
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may contain spaces, so count from its closing paren.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }

@@ -12,6 +12,8 @@
  * - `quarantine` marks a session whose state the loaded machine cannot restore; everything stored
  *   stays as it was (`quarantine(id, undefined)` lifts the mark).
  * - `delete` forgets a session. Writes for one id are applied in call order.
+ * - The process ledger: every subprocess a session starts is recorded (pid and start time) until
+ *   it exits, so the next host on a durable store can kill what a dead host left running.
  * Small enough that a networked store can implement it later; `MemoryStore` (tests, 'memory')
  * and `LmdbStore` (the default) do.
  */
@@ -86,6 +88,9 @@ export interface SessionStore {
   /** Every stored session: id and meta, whether it is passive, its wake time, its quarantine. */
   list(): StoredSummary[];
   delete(id: string): Promise<void>;
+  recordProcess(pid: number, startTime: string): void;
+  forgetProcess(pid: number): void;
+  recordedProcesses(): Array<{ pid: number; startTime: string }>;
   close(): Promise<void>;
 }
 
@@ -104,6 +109,7 @@ const packr = createPackr();
 export class MemoryStore implements SessionStore {
   readonly durable = false;
   readonly #sessions = new Map<string, MemoryEntry>();
+  readonly #processes = new Map<number, string>();
 
   begin(id: string, meta: SessionMeta): void {
     this.#sessions.set(id, { ...meta, passive: false, wakeAt: 0, quarantined: undefined, snapshot: undefined, snapshotSeq: 0, journal: new Map() });
@@ -161,6 +167,18 @@ export class MemoryStore implements SessionStore {
   delete(id: string): Promise<void> {
     this.#sessions.delete(id);
     return Promise.resolve();
+  }
+
+  recordProcess(pid: number, startTime: string): void {
+    this.#processes.set(pid, startTime);
+  }
+
+  forgetProcess(pid: number): void {
+    this.#processes.delete(pid);
+  }
+
+  recordedProcesses(): Array<{ pid: number; startTime: string }> {
+    return [...this.#processes].map(([pid, startTime]) => ({ pid, startTime }));
   }
 
   close(): Promise<void> {

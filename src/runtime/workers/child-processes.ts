@@ -3,7 +3,8 @@
  * I/O to the worker, and kills them.
  *
  * Each child starts in a process group of its own (`detached`), so killing the group (`-pid`)
- * kills the child and whatever it started in its group: the process tree. The host's main thread
+ * kills the child and whatever it started in its group: the process tree — SIGTERM first, SIGKILL
+ * after the grace period. (A process that leaves the group, `setsid` or `setpgid`, escapes it.) The host's main thread
  * is the parent, so it reaps every child even after the worker that asked for it is gone.
  *
  * Spawning blocks the main thread (fork + exec: milliseconds each); 1,000 sessions starting at
@@ -29,6 +30,8 @@ interface Child {
 export interface ChildProcessEvents {
   spawned(key: number, pid: number): void;
   exited(key: number, pid: number): void;
+  /** SIGTERM first; SIGKILL after this many ms (`options.subprocessGraceMs`). */
+  graceMs: number;
 }
 
 export class ChildProcesses {
@@ -146,13 +149,26 @@ export class ChildProcesses {
     await Promise.all([...this.#byId.values()].map((child) => this.#killTree(child)));
   }
 
-  #killTree(child: Child): Promise<void> {
+  /**
+   * SIGTERM to the process group; SIGKILL to the group after the grace period, or as soon as the
+   * child itself has exited (what it started and left behind gets no longer than it did).
+   */
+  async #killTree(child: Child): Promise<void> {
+    const pgid = child.process.pid!;
+    this.#signal(pgid, 'SIGTERM');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([child.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#events.graceMs)))]);
+    clearTimeout(timer);
+    this.#signal(pgid, 'SIGKILL');
+    await child.exited;
+  }
+
+  #signal(pgid: number, signal: NodeJS.Signals): void {
     try {
-      process.kill(-child.process.pid!, 'SIGKILL');
+      process.kill(-pgid, signal);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') this.#logger.warn({ err: error, pid: child.process.pid }, 'could not kill a session subprocess');
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') this.#logger.warn({ err: error, pid: pgid }, 'could not signal a session subprocess');
     }
-    return child.exited;
   }
 
   #post(message: ToWorker): void {

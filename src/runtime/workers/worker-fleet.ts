@@ -81,8 +81,15 @@ export class WorkerFleet {
         onExit: (from, cause) => supervisor.send({ type: 'worker.exited', shard: from.index, cause }),
       },
       childProcesses: {
-        spawned: (key, pid) => this.#onChildSpawned(key, pid),
-        exited: (key, pid) => directory.byAnyKey(key)?.pids?.delete(pid),
+        spawned: (key, pid) => {
+          this.#core.processes.started(pid);
+          this.#onChildSpawned(key, pid);
+        },
+        exited: (key, pid) => {
+          this.#core.processes.exited(pid);
+          directory.byAnyKey(key)?.pids?.delete(pid);
+        },
+        graceMs: options.subprocessGraceMs,
       },
     });
   }
