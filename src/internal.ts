@@ -7,7 +7,7 @@
  * - the stores, for the store conformance suite;
  * - the inspector's view of a runtime (`runtime[INSPECTOR_API]()`) and the HTTP guard.
  */
-export { balancePool, chooseEvictions, chooseIdle, decideRestart, makeRoom, type RestartDecision } from './runtime/supervision/decisions.js';
+export { balancePool, chooseEvictions, chooseForMemory, chooseIdle, decideRestart, makeRoom, type RestartDecision } from './runtime/supervision/decisions.js';
 export { addRestart, type RestartPolicy } from './runtime/supervision/restart-window.js';
 export { Pool, type PoolMember } from './runtime/pools/pool.js';
 export { TickBatcher } from './runtime/workers/tick-batcher.js';

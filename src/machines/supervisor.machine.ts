@@ -2,7 +2,7 @@
  * The supervisor: the root of the host's supervision tree, an XState machine on the main thread.
  *
  * Facts in, decisions out. It takes the facts — a pool went over capacity (`pool.joined`), a pool
- * was resized, a shard's worker started or exited — and acts on the decisions its `decide`
+ * was resized, a shard's worker started or exited, a worker's heap passed its high mark — and acts on the decisions its `decide`
  * functions (pure, see runtime/supervision/decisions.ts) make: evict these sessions, warn that a
  * pool stays over capacity, recover that shard. Each shard's worker has a child supervisor
  * (shard-supervisor.machine.ts: running → recovering → running | down).
@@ -31,6 +31,8 @@ export interface SupervisorInput<Member, P extends SupervisedPool<Member>> {
   evict(member: Member, pool: P): void;
   /** The pool stays over capacity: every candidate is pinned, busy, or inside the recency floor. */
   overCapacity(pool: P): void;
+  /** A worker's heap passed the high mark: passivate its least recently used candidates. */
+  shedMemory(shard: number, heapUsed: number): void;
   /** What each shard's supervisor does. */
   shard(index: number): ShardSupervisorInput;
 }
@@ -39,6 +41,7 @@ export type SupervisorEvent =
   | { type: 'pool.joined'; pool: string }
   | { type: 'pool.resized'; pool: string; capacity: number }
   | { type: 'shard.started'; shard: number }
+  | { type: 'shard.heapHigh'; shard: number; heapUsed: number }
   | { type: 'worker.exited'; shard: number; cause: Error };
 
 export function createSupervisorMachine<Member, P extends SupervisedPool<Member>>() {
@@ -73,6 +76,9 @@ export function createSupervisorMachine<Member, P extends SupervisedPool<Member>
           return { ...context.shards, [event.shard]: child };
         },
       }),
+      shedMemory: ({ context, event }) => {
+        if (event.type === 'shard.heapHigh') context.shedMemory(event.shard, event.heapUsed);
+      },
       reportExit: ({ context, event }) => {
         if (event.type === 'worker.exited') context.shards[event.shard]?.send({ type: 'worker.exited', cause: event.cause });
       },
@@ -88,6 +94,7 @@ export function createSupervisorMachine<Member, P extends SupervisedPool<Member>
           'pool.resized': { actions: ['resize', 'rebalance'] },
           'shard.started': { actions: 'superviseShard' },
           'worker.exited': { actions: 'reportExit' },
+          'shard.heapHigh': { actions: 'shedMemory' },
         },
       },
     },

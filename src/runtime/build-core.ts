@@ -6,6 +6,7 @@ import type { RuntimeCore } from './core.js';
 import { InspectionRelay } from './inspector/inspection.js';
 import type { ResolvedOptions } from './options.js';
 import { PassiveAlarms } from './pools/alarms.js';
+import { MemoryShedder } from './pools/memory-shedder.js';
 import { Pool } from './pools/pool.js';
 import { routeNotes } from './sessions/note-router.js';
 import { SessionDirectory } from './sessions/session-directory.js';
@@ -42,6 +43,7 @@ export function buildCore(options: ResolvedOptions): RuntimeCore {
   core.lifecycle = new SessionLifecycle(core);
   core.stopper = new SessionStopper(core);
   core.alarms = new PassiveAlarms(core);
+  core.memory = new MemoryShedder(core);
   core.processes = new ProcessLedger({ store: () => core.store, graceMs: options.subprocessGraceMs, logger: options.logger });
   core.fleet = new WorkerFleet(core, (shard, notes) => routeNotes(core, shard, notes));
   core.supervisor = startSupervisor(core);

@@ -66,3 +66,26 @@ export function show(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : typeof value;
 }
+
+/** `options.memory`: positive megabytes, low under high; defaults from the worker's old-space limit. */
+export function resolveMemory(given: { workerHeapHighMb?: unknown; workerHeapLowMb?: unknown }, maxOldMb: number): { workerHeapHighMb: number; workerHeapLowMb: number } {
+  for (const key of Object.keys(given)) {
+    if (key !== 'workerHeapHighMb' && key !== 'workerHeapLowMb') {
+      throw new InvalidOptionError(`options.memory.${key} is not an option; known: workerHeapHighMb, workerHeapLowMb`);
+    }
+  }
+  const megabytes = (key: 'workerHeapHighMb' | 'workerHeapLowMb', fallback: number): number => {
+    const value = given[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new InvalidOptionError(`options.memory.${key} must be a positive number of megabytes (got ${show(value)})`);
+    }
+    return value;
+  };
+  const workerHeapHighMb = megabytes('workerHeapHighMb', Math.round(maxOldMb * 0.75));
+  const workerHeapLowMb = megabytes('workerHeapLowMb', Math.min(Math.round(maxOldMb * 0.625), Math.round(workerHeapHighMb * 0.85)));
+  if (workerHeapLowMb >= workerHeapHighMb) {
+    throw new InvalidOptionError(`options.memory.workerHeapLowMb must be below workerHeapHighMb (got ${workerHeapLowMb} ≥ ${workerHeapHighMb})`);
+  }
+  return { workerHeapHighMb, workerHeapLowMb };
+}

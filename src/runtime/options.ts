@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
-import { boolean, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs } from './option-checks.js';
+import { boolean, resolveMemory, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs } from './option-checks.js';
 import { resolveInspect, type InspectObserver, type InspectOption } from './inspector/inspection.js';
 import type { InspectSettings } from '../protocol/wire.js';
 
@@ -86,6 +86,12 @@ export interface RuntimeOptions {
    * Default: 1000.
    */
   subprocessGraceMs?: number;
+  /**
+   * Past `workerHeapHighMb` of heap, a worker's least recently used sessions are passivated
+   * (reason `memory`) until it is under `workerHeapLowMb`. Default: 75% and 62.5% of the
+   * worker's `resourceLimits.maxOldGenerationSizeMb`.
+   */
+  memory?: { workerHeapHighMb?: number; workerHeapLowMb?: number };
   /** The clock, for recency floors and restart windows. Default: `Date.now`. */
   now?: () => number;
   /**
@@ -153,6 +159,7 @@ export interface ResolvedOptions {
   readonly busyTag: string;
   readonly noRollback: boolean;
   readonly subprocessGraceMs: number;
+  readonly memory: { workerHeapHighMb: number; workerHeapLowMb: number };
   readonly now: () => number;
   readonly setTimeout: Clock['setTimeout'];
   readonly clearTimeout: Clock['clearTimeout'];
@@ -180,6 +187,7 @@ const KNOWN_OPTIONS = new Set([
   'busyTag',
   'noRollback',
   'subprocessGraceMs',
+  'memory',
   'now',
   'clock',
   'standbyWorker',
@@ -217,6 +225,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
       );
     }
   }
+  const resourceLimits = resolveResourceLimits(objectOption('options.resourceLimits', options.resourceLimits));
   return {
     machines: resolveMachines(options.machines),
     workers: positiveInteger('options.workers', options.workers, Math.max(1, availableParallelism() - 1)),
@@ -230,7 +239,8 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     ),
     mailboxMaxBytes: positiveInteger('options.mailbox.maxBytes', objectOption('options.mailbox', options.mailbox).maxBytes, 8 * 1024 * 1024),
     maxEventBytes: positiveInteger('options.maxEventBytes', options.maxEventBytes, 1024 * 1024),
-    resourceLimits: resolveResourceLimits(objectOption('options.resourceLimits', options.resourceLimits)),
+    resourceLimits,
+    memory: resolveMemory(objectOption('options.memory', options.memory), resourceLimits.maxOldGenerationSizeMb ?? 1_024),
     logger: resolveLogger(options.logger),
     store: resolveStore(options.store),
     durability: oneOf('options.durability', options.durability, ['journal', 'snapshot', 'none'] as const, 'journal'),

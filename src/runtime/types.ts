@@ -101,8 +101,11 @@ export interface RuntimeEvents {
    * cleanup runs while its subprocesses still live. `done` settles when the shutdown is over.
    */
   evicted: { id: string; pool: string; done: Promise<void> };
-  /** The session was evicted (passivated: kept in the store), and why: its pool was full, or it was idle. */
-  passivated: { id: string; pool: string; reason: 'capacity' | 'idle' };
+  /**
+   * The session was evicted (passivated: kept in the store), and why: its pool was full, it was
+   * idle (`idleMs`), or its worker's heap passed the high mark (`memory`).
+   */
+  passivated: { id: string; pool: string; reason: 'capacity' | 'idle' | 'memory' };
   /**
    * A passive session was brought back from the store: a call named it (`send`, `getSnapshot`,
    * `subscribe`, `waitFor`, `pin`), its timer came due, or the host resumed it at start.

@@ -255,13 +255,14 @@ export class SessionLifecycle {
   }
 
   /** Eviction decided: reported first, then the shutdown with a snapshot kept. */
-  evict(record: SessionRecord, reason: 'capacity' | 'idle' = 'capacity'): void {
+  evict(record: SessionRecord, reason: 'capacity' | 'idle' | 'memory' = 'capacity'): Promise<void> {
     const { counters, stopper, directory, events } = this.#core;
     counters.evictions++;
     const done = stopper.stop(record, 'evict');
     directory.logger(record).info({ pool: record.pool, reason }, 'session evicted');
     events.emit('evicted', { id: record.id, pool: record.pool, done });
     events.emit('passivated', { id: record.id, pool: record.pool, reason });
+    return done;
   }
 
   /** Sends what waited while the session (re)started, in order. */

@@ -56,6 +56,30 @@ export function makeRoom<Member extends PoolMember>(pool: Pool<Member>, now: num
   return victims.length < needed ? undefined : victims;
 }
 
+/**
+ * Memory. A worker's heap passed the high mark: which of its sessions to passivate to bring it
+ * under the low mark. `candidates` are the worker's sessions, least recently used first. With no
+ * per-session heap figure, each session is taken to hold an equal share of the heap, so it passivates
+ * `ceil((heapUsed - low) / (heapUsed / sessions))` of them, skipping any pinned, busy, with events
+ * waiting or not active. The recency floor does not protect a session here: running out of memory
+ * would restart every session of the worker, recent or not.
+ */
+export function chooseForMemory<Member extends PoolMember>(
+  candidates: Iterable<Member>,
+  facts: { heapUsed: number; highBytes: number; lowBytes: number; sessions: number },
+): Member[] {
+  const { heapUsed, highBytes, lowBytes, sessions } = facts;
+  if (heapUsed <= highBytes || sessions === 0) return [];
+  const needed = Math.ceil((heapUsed - lowBytes) / (heapUsed / sessions));
+  const chosen: Member[] = [];
+  for (const member of candidates) {
+    if (chosen.length >= needed) break;
+    if (member.pins > 0 || member.inFlight > 0 || member.busy || member.status !== 'active') continue;
+    chosen.push(member);
+  }
+  return chosen;
+}
+
 export type RestartDecision = { restore: true; charge: number[] } | { giveUp: true; charge: number[] };
 
 /**

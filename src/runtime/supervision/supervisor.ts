@@ -27,6 +27,7 @@ export function startSupervisor(core: RuntimeCore): SupervisorActor {
           { pool: pool.name, size: pool.size, capacity: pool.capacity },
           'pool over capacity: every eviction candidate is pinned, busy, or inside the recency floor',
         ),
+      shedMemory: (shard, heapUsed) => core.memory.shed(shard, heapUsed),
       shard: (index) => ({
         shard: index,
         recover: (cause) => core.fleet.recover(index, cause),

@@ -40,7 +40,6 @@ import {
   type StopResult,
 } from '../../protocol/wire.js';
 
-
 const WORKER_URL = new URL('../../actors/worker/shard.worker.js', import.meta.url).href;
 
 export type { Mailbox } from './batch-channel.js';
@@ -49,6 +48,8 @@ export interface ShardHandlers {
   onNotes(shard: Shard, notes: Note[]): void;
   /** The worker ended without being asked to: it exited, crashed, hung and was terminated, or ran out of memory. */
   onExit(shard: Shard, cause: Error): void;
+  /** The worker's figures at each heartbeat (its heap: memory passivation). */
+  onStats?(shard: Shard, stats: ShardStats): void;
 }
 
 export interface ShardStartOptions {
@@ -233,6 +234,7 @@ export class Shard {
           (stats) => {
             this.lastStats = stats;
             this.#pinging = false;
+            this.#handlers.onStats?.(this, stats);
           },
           () => {},
         );
@@ -295,10 +297,7 @@ export class Shard {
     });
   }
 
-  /**
-   * Starts a session in this worker. Spawns made in the same tick travel in one control call:
-   * one round trip per tick instead of one per session.
-   */
+  /** Starts a session in this worker. Spawns made in one tick travel in one control call. */
   spawn(request: SpawnRequest): Promise<SpawnResult> {
     return this.#spawns.call(request);
   }

@@ -79,6 +79,7 @@ export class WorkerFleet {
       handlers: {
         onNotes: this.#onNotes,
         onExit: (from, cause) => supervisor.send({ type: 'worker.exited', shard: from.index, cause }),
+        onStats: (from, stats) => this.#core.memory.report(from.index, stats.heapUsed),
       },
       childProcesses: {
         spawned: (key, pid) => {
