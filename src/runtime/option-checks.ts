@@ -82,8 +82,8 @@ export function resolveMemory(given: { workerHeapHighMb?: unknown; workerHeapLow
     }
     return value;
   };
-  const workerHeapHighMb = megabytes('workerHeapHighMb', Math.round(maxOldMb * 0.75));
-  const workerHeapLowMb = megabytes('workerHeapLowMb', Math.min(Math.round(maxOldMb * 0.625), Math.round(workerHeapHighMb * 0.85)));
+  const workerHeapHighMb = megabytes('workerHeapHighMb', maxOldMb * 0.75);
+  const workerHeapLowMb = megabytes('workerHeapLowMb', Math.min(maxOldMb * 0.625, workerHeapHighMb * 0.85));
   if (workerHeapLowMb >= workerHeapHighMb) {
     throw new InvalidOptionError(`options.memory.workerHeapLowMb must be below workerHeapHighMb (got ${workerHeapLowMb} ≥ ${workerHeapHighMb})`);
   }
