@@ -298,7 +298,7 @@ async function runPolicies(): Promise<void> {
   const capacity = Number(values['churn-capacity']);
   const accesses = Number(values['churn-accesses']);
   const plainChurn = await churnWithBusy('counter', capacity, accesses);
-  const busyChurn = await churnWithBusy('turn', capacity, accesses);
+  const busyChurn = await churnWithBusy('timed-turn', capacity, accesses);
   const orphans = await orphanTime(Number(values['orphan-sessions']));
   data.policies = { busyFlag: { counter, turn }, churn: { plain: plainChurn, busy: busyChurn }, orphans };
   show({
@@ -307,7 +307,7 @@ async function runPolicies(): Promise<void> {
     rows: [
       ['events/s, a busy change on every event vs no tag (2,000 sessions)', `${format(turn)} /s`, `${format(counter)} /s`, ratio(turn, counter), '', ''],
       [
-        `eviction churn over ${(capacity * 10).toLocaleString('en-US')} ids, capacity ${capacity.toLocaleString('en-US')}: half the sessions busy vs none`,
+        `eviction churn over ${(capacity * 10).toLocaleString('en-US')} ids, capacity ${capacity.toLocaleString('en-US')}: each access starts a 20 ms busy turn vs no tag`,
         `${format(busyChurn.evictionsPerSec)} evictions/s, ${busyChurn.refused} refused, peak ${busyChurn.overCapacityPeak} over`,
         `${format(plainChurn.evictionsPerSec)} evictions/s, ${plainChurn.refused} refused, peak ${plainChurn.overCapacityPeak} over`,
         ratio(busyChurn.evictionsPerSec, plainChurn.evictionsPerSec),

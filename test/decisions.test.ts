@@ -45,6 +45,12 @@ describe('makeRoom', () => {
     expect(makeRoom(poolOf(3, 0, member('x')), 100)).toEqual([]);
     expect(makeRoom(poolOf(1, 0, member('p', { pins: 1 })), 100)).toBeUndefined();
   });
+
+  it('in a pool over capacity, takes the member if one other leaves for it (the pool grows no further)', () => {
+    const [a, b, c] = [member('a', { busy: true }), member('b'), member('c', { busy: true })];
+    // Capacity 1, three members (two busy): three would have to leave; one can.
+    expect(makeRoom(poolOf(1, 0, a, b, c), 100)).toEqual([b]);
+  });
 });
 
 describe('decideRestart', () => {

@@ -9,10 +9,11 @@ import { benchRuntime, drive, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);
 const TURN = new URL('../machines/turn.machine.js', import.meta.url);
+const TIMED_TURN = new URL('../machines/timed-turn.machine.js', import.meta.url);
 const INC = { type: 'INC' } as const;
 
 function runtimeWith(options: Partial<RuntimeOptions>): Promise<Runtime> {
-  return benchRuntime({ machines: { counter: COUNTER, turn: TURN }, ...options });
+  return benchRuntime({ machines: { counter: COUNTER, turn: TURN, 'timed-turn': TIMED_TURN }, ...options });
 }
 
 /** Events/s on the memory store: `kind` 'counter' (no tag) or 'turn' (a busy change per event). */
@@ -31,10 +32,10 @@ export async function busyFlagCost(kind: 'counter' | 'turn', sessions: number, e
 }
 
 /**
- * Eviction churn, uniform access over 10× the pool's capacity, with `kind` sessions: with 'turn',
- * a session is busy after every other event and cannot be evicted then.
+ * Eviction churn, uniform access over 10× the pool's capacity, with `kind` sessions: with
+ * 'timed-turn', every access starts a 20 ms turn (busy: not evictable until it ends).
  */
-export async function churnWithBusy(kind: 'counter' | 'turn', capacity: number, accesses: number): Promise<{ evictionsPerSec: number; refused: number; overCapacityPeak: number }> {
+export async function churnWithBusy(kind: 'counter' | 'timed-turn', capacity: number, accesses: number): Promise<{ evictionsPerSec: number; refused: number; overCapacityPeak: number }> {
   const keys = capacity * 10;
   const runtime = await runtimeWith({ workers: 2, pools: { churn: { capacity, recencyFloorMs: 0 } } });
   let seed = 7;

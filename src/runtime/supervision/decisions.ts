@@ -48,12 +48,17 @@ export function balancePool<Member extends PoolMember>(pool: Pool<Member>, now: 
   return { evict, overCapacity: evict.length < excess };
 }
 
-/** Room for one more member: whom to evict, or `undefined` when every candidate is protected. */
+/**
+ * Room for one more member (a reactivation): whom to evict, or `undefined` when every candidate is
+ * protected. A pool already over capacity (its busy or pinned sessions could not be evicted)
+ * takes the member if at least one other leaves for it — the pool grows no further — and evicts
+ * as many more as it can toward capacity; the rest come back as candidates appear.
+ */
 export function makeRoom<Member extends PoolMember>(pool: Pool<Member>, now: number): Member[] | undefined {
   const needed = pool.size + 1 - pool.capacity;
   if (needed <= 0) return [];
   const victims = chooseEvictions(pool, needed, now);
-  return victims.length < needed ? undefined : victims;
+  return victims.length === 0 ? undefined : victims;
 }
 
 /**
