@@ -1,5 +1,6 @@
 // A session mid-turn — in a state tagged busy, its mailbox empty while it waits on its model —
-// is never evicted; its pool comes back to capacity as soon as the turn ends, or a pin is released.
+// is never evicted; its pool comes back to capacity as soon as the turn ends, a pin is released,
+// or a recency floor passes.
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, createRuntime, eventually, fixture, manualClock, silentLogger, useRuntime } from './helpers.js';
 
@@ -31,6 +32,21 @@ describe('busy sessions', () => {
     expect(rt.stats().pools.chat!.sessions).toBe(1);
     // Evicted, not lost: its turn counted.
     expect((await rt.getSnapshot('thinker')).context.turns).toBe(1);
+  });
+
+  it('a pool over capacity because of the recency floor comes back to capacity when the floor passes (no spawn)', async () => {
+    const rt = await start({ pools: { chat: { capacity: 1, recencyFloorMs: 600 } } });
+    const evicted: string[] = [];
+    rt.on('evicted', ({ id }) => evicted.push(id));
+    await rt.spawn('turn', { id: 'recent', pool: 'chat' });
+    await rt.spawn('turn', { id: 'newer', pool: 'chat' });
+    // Both inside the floor: the pool stays over capacity for now.
+    expect(evicted).toEqual([]);
+    expect(rt.stats().pools.chat!.sessions).toBe(2);
+    // One timer for the pool brings it back once the oldest floor has passed.
+    await eventually(() => evicted.length === 1, 5_000);
+    expect(evicted).toEqual(['recent']);
+    expect(rt.stats().pools.chat!.sessions).toBe(1);
   });
 
   it('a pool over capacity because of a pin comes back to capacity when the pin is released', async () => {

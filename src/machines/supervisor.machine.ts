@@ -31,6 +31,8 @@ export interface SupervisorInput<Member, P extends SupervisedPool<Member>> {
   evict(member: Member, pool: P): void;
   /** The pool stays over capacity: every candidate is pinned, busy, or inside the recency floor. */
   overCapacity(pool: P): void;
+  /** The pool stays over capacity: decide again when the next recency floor passes. */
+  recheckWhenFloorPasses(pool: P): void;
   /** A worker's heap passed the high mark: passivate its least recently used candidates. */
   shedMemory(shard: number, heapUsed: number): void;
   /** What each shard's supervisor does. */
@@ -64,7 +66,9 @@ export function createSupervisorMachine<Member, P extends SupervisedPool<Member>
         if (!pool) return;
         const { evict, overCapacity } = context.balance(pool, context.now());
         for (const member of evict) context.evict(member, pool);
-        if (overCapacity && !pool.warnedOverCapacity) {
+        if (!overCapacity) return;
+        context.recheckWhenFloorPasses(pool);
+        if (!pool.warnedOverCapacity) {
           pool.warnedOverCapacity = true;
           context.overCapacity(pool);
         }

@@ -40,6 +40,17 @@ export function chooseIdle<Member extends PoolMember>(pool: Pool<Member>, now: n
   return chosen;
 }
 
+/**
+ * When the recency floor of a pool's least recent member still inside it passes (a candidate may
+ * then appear), or `undefined` when no member is held back by the floor.
+ */
+export function nextFloorPassing<Member extends PoolMember>(pool: Pool<Member>, now: number): number | undefined {
+  for (const member of pool.leastRecent()) {
+    if (now - member.lastActiveAt < pool.recencyFloorMs) return member.lastActiveAt + pool.recencyFloorMs;
+  }
+  return undefined;
+}
+
 /** A pool's balance: whom to evict to bring it to capacity, and whether it stays over. */
 export function balancePool<Member extends PoolMember>(pool: Pool<Member>, now: number): { evict: Member[]; overCapacity: boolean } {
   const excess = pool.size - pool.capacity;
