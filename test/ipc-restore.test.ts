@@ -86,3 +86,22 @@ describe('IPC links across a restore', () => {
     expect(secondIpc.connections('agent')).toBe(1);
   });
 });
+
+describe('a connection restored while lost', () => {
+  it('reconnects after its worker died: its backoff timer is re-armed by the restore', async () => {
+    const ipc = await server();
+    const rt = await runtime(ipc);
+    await rt.spawn('linked', { id: 'agent', input: { address: ipc.address, token: ipc.issueToken('agent'), backoffMs: 1_500 } });
+    await eventually(() => ipc.connections('agent') === 1);
+    // The server says bye: the link is `lost`, waiting out its backoff.
+    ipc.bye('agent');
+    await eventually(() => ipc.connections('agent') === 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const restarted = new Promise<void>((resolve) => rt.on('restarted', () => resolve()));
+    await rt.send('agent', { type: 'EXIT' });
+    await restarted;
+    // Restored in `lost`: without its timer it would wait forever.
+    await eventually(() => ipc.connections('agent') === 1, 8_000);
+    await asksOverItsLink(rt, 'agent', 'after the crash');
+  });
+});

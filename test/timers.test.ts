@@ -38,9 +38,10 @@ describe('timers keep their deadlines across a restore', () => {
     ['an action throws', 'BOOM'],
     ['the worker exits', 'EXIT'],
     ['the worker hangs', 'HANG'],
+    ['the worker runs out of memory', 'OOM'],
   ] as const) {
     it(`${path}: the armed after-timer fires on time`, async () => {
-      const rt = await start();
+      const rt = await start(event === 'OOM' ? { resourceLimits: { maxOldGenerationSizeMb: 64 } } : {});
       const restarted: string[] = [];
       rt.on('restarted', ({ id }) => restarted.push(id));
       await rt.spawn('alarm', { id: 'a' });
