@@ -13,6 +13,7 @@
  * ```
  */
 export type ErrorCode =
+  | 'ERR_ASK_TIMEOUT'
   | 'ERR_AUTH'
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_CONNECTION_LOST'
@@ -22,6 +23,7 @@ export type ErrorCode =
   | 'ERR_LINE_TOO_LONG'
   | 'ERR_MACHINE_MODULE'
   | 'ERR_MAILBOX_FULL'
+  | 'ERR_NO_REPLY'
   | 'ERR_POOL_FULL'
   | 'ERR_QUEUE_FULL'
   | 'ERR_REQUEST_TIMEOUT'
@@ -233,6 +235,38 @@ export class SessionQuarantinedError extends ActorhostError {
       `Session "${sessionId}" is quarantined: ${reason}. Its stored state is kept. Fix the machine module ` +
         `(its version or migrate) and call runtime.retryQuarantined("${sessionId}"), or delete it with runtime.removeQuarantined("${sessionId}").`,
       options,
+    );
+    this.sessionId = sessionId;
+  }
+}
+
+/** The session handled an asked event without replying (and did not keep its `replyTo`). */
+export class NoReplyError extends ActorhostError {
+  readonly sessionId: string;
+  readonly state: unknown;
+
+  constructor(sessionId: string, eventType: string, state: unknown, reason?: string) {
+    super(
+      'ERR_NO_REPLY',
+      reason
+        ? `Session "${sessionId}" could not answer "${eventType}": ${reason}`
+        : `Session "${sessionId}" handled "${eventType}" in state ${JSON.stringify(state)} without replying. ` +
+            "Add reply(...) to that transition's actions, or keep event.replyTo in context and reply(value, { to }) later.",
+    );
+    this.sessionId = sessionId;
+    this.state = state;
+  }
+}
+
+/** No answer to an ask within its `timeoutMs`. */
+export class AskTimeoutError extends ActorhostError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, eventType: string, timeoutMs: number) {
+    super(
+      'ERR_ASK_TIMEOUT',
+      `Session "${sessionId}" did not answer "${eventType}" within ${timeoutMs} ms. The event was accepted and is processed; ` +
+        'raise timeoutMs, or check that the machine replies (a kept replyTo must be answered).',
     );
     this.sessionId = sessionId;
   }

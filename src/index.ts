@@ -18,6 +18,7 @@ export type { Durability, PoolOptions, RuntimeOptions } from './runtime/options.
 export type { ServerLimits } from './runtime/inspector/http-guard.js';
 export type { InspectObserver, InspectOption } from './runtime/inspector/inspection.js';
 export { fromChildProcess } from './actors/child-process.js';
+export { reply } from './protocol/reply.js';
 export { connectionMachine, backoffDelay } from './machines/connection.machine.js';
 export type {
   BackoffOptions,
@@ -52,6 +53,8 @@ export {
   RuntimeClosedError,
   SessionCrashedError,
   SessionQuarantinedError,
+  NoReplyError,
+  AskTimeoutError,
   StoreError,
   StoreLockedError,
   UnknownMachineError,

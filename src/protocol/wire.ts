@@ -40,6 +40,7 @@ export const NOTE_PERSIST = 5;
 export const NOTE_INSPECT = 6;
 export const NOTE_STOPPED = 7;
 export const NOTE_BUSY = 8;
+export const NOTE_REPLY = 9;
 
 /**
  * What a worker tells the host about one session. `seq` numbers a session's accepted events over
@@ -67,7 +68,12 @@ export type Note =
   /** A stop asked for by `ShardApi.stop` is over: each one answers alone, as soon as it is. */
   | [typeof NOTE_STOPPED, key: number, result: StopResult]
   /** The session entered or left a state tagged busy (a turn in progress); sent only on a change. */
-  | [typeof NOTE_BUSY, key: number, busy: boolean];
+  | [typeof NOTE_BUSY, key: number, busy: boolean]
+  /**
+   * The answer to an ask (`to`: its token): a value, or why there is none — the event was handled
+   * without a reply (`noReply`: the state it left), or the reply could not be encoded (`message`).
+   */
+  | [typeof NOTE_REPLY, key: number, to: string, value: unknown, failure?: { noReply?: unknown; message?: string }];
 
 /**
  * An XState inspection event with its actor refs replaced by session ids. Session ids are the

@@ -8,6 +8,7 @@ import type { ResolvedOptions } from './options.js';
 import { PassiveAlarms } from './pools/alarms.js';
 import { MemoryShedder } from './pools/memory-shedder.js';
 import { Pool } from './pools/pool.js';
+import { Asks } from './sessions/asks.js';
 import { routeNotes } from './sessions/note-router.js';
 import { SessionDirectory } from './sessions/session-directory.js';
 import { SessionLifecycle } from './sessions/session-lifecycle.js';
@@ -44,6 +45,7 @@ export function buildCore(options: ResolvedOptions): RuntimeCore {
   core.stopper = new SessionStopper(core);
   core.alarms = new PassiveAlarms(core);
   core.memory = new MemoryShedder(core);
+  core.asks = new Asks(core);
   core.processes = new ProcessLedger({ store: () => core.store, graceMs: options.subprocessGraceMs, logger: options.logger });
   core.fleet = new WorkerFleet(core, (shard, notes) => routeNotes(core, shard, notes));
   core.supervisor = startSupervisor(core);

@@ -10,6 +10,7 @@ import type { InspectionRelay } from './inspector/inspection.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassiveAlarms } from './pools/alarms.js';
 import type { MemoryShedder } from './pools/memory-shedder.js';
+import type { Asks } from './sessions/asks.js';
 import type { Pool } from './pools/pool.js';
 import type { SessionDirectory } from './sessions/session-directory.js';
 import type { SessionLifecycle } from './sessions/session-lifecycle.js';
@@ -55,6 +56,8 @@ export interface RuntimeCore {
   readonly alarms: PassiveAlarms;
   /** Every subprocess of every session, for the reaper and the store. */
   readonly processes: ProcessLedger;
+  /** Pending asks, answered by the sessions' replies. */
+  readonly asks: Asks;
   /** Memory passivation: the workers' heap figures, acted on past the high mark. */
   readonly memory: MemoryShedder;
   readonly supervisor: SupervisorActor;

@@ -14,14 +14,7 @@
  * - Async methods reject; they never throw synchronously.
  */
 import type { AnyMachineSnapshot, Observer } from 'xstate';
-import {
-  DuplicateSessionError,
-  InvalidOptionError,
-  RuntimeClosedError,
-  UnknownMachineError,
-  UnknownSessionError,
-  WorkerStartError,
-} from '../errors.js';
+import { InvalidOptionError, RuntimeClosedError, UnknownSessionError } from '../errors.js';
 import { importMachine } from '../protocol/machine-module.js';
 import { reapSurvivors } from './workers/process-ledger.js';
 import { describe } from '../protocol/plain-data.js';
@@ -33,10 +26,11 @@ import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './opt
 import { SessionHandle } from './sessions/session-handle.js';
 import { IdleSweeper } from './pools/idle-sweeper.js';
 import { Intake } from './sessions/intake.js';
+import { Spawner } from './sessions/spawner.js';
 import { rebalance } from './sessions/note-router.js';
 import { readSnapshot, waitForSnapshot } from './sessions/observation.js';
 import type { SessionRecord, SessionStatus } from './sessions/session-record.js';
-import { checkId, checkSpawnOptions } from './sessions/spawn-options.js';
+import { checkId } from './sessions/spawn-options.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/store.js';
 import type {
@@ -59,6 +53,7 @@ export type * from './types.js';
 export class Runtime {
   readonly #core: RuntimeCore;
   readonly #intake: Intake;
+  readonly #spawner: Spawner;
   readonly #idle: IdleSweeper;
   #inspectorServer: { close(): Promise<void> } | undefined;
   #shutdown: Promise<void> | undefined;
@@ -66,6 +61,7 @@ export class Runtime {
   private constructor(options: ResolvedOptions) {
     this.#core = buildCore(options);
     this.#intake = new Intake(this.#core);
+    this.#spawner = new Spawner(this.#core, this.#intake.copier);
     this.#idle = new IdleSweeper(this.#core);
   }
 
@@ -103,71 +99,23 @@ export class Runtime {
 
   /** Starts a session of machine `kind` on the least-loaded worker; it stays there. */
   async spawn(kind: string, options: SpawnOptions): Promise<SessionRef> {
-    const core = this.#core;
-    const { directory, lifecycle, fleet, store } = core;
     this.#assertOpen('spawn');
-    if (typeof kind !== 'string' || !core.machines.has(kind)) {
-      throw new UnknownMachineError(typeof kind === 'string' ? kind : describe(kind), [...core.machines.keys()]);
-    }
-    const { id, pool, input, replace } = checkSpawnOptions(options, core.pools, this.#intake.copier, core.options.maxEventBytes);
-    await this.#claimId(id, replace);
-    this.#assertOpen('spawn');
-    // Placement and registration happen in one synchronous step, so concurrent spawns see each
-    // other's load and cannot both take the id.
-    const shard = fleet.leastLoaded() ?? (await fleet.anyRecovered());
-    this.#assertOpen('spawn');
-    if (!shard) throw new WorkerStartError(-1, new Error('no worker is alive and none could be started; see the logged workerExit causes'));
-    if (directory.byId.has(id) || directory.passive.has(id) || directory.quarantined.has(id)) throw new DuplicateSessionError(id);
-    const record = lifecycle.newRecord({ id, kind, pool, input, shard });
-    directory.register(record);
-    if (core.snapshotting) {
-      try {
-        store.begin(id, { kind, pool, input, linked: core.options.ipcServer?.hasToken(id) === true });
-      } catch (error) {
-        // The store refused the session: it never started, and nothing of it is left behind.
-        directory.unregister(record, error as Error);
-        throw new InvalidOptionError(`spawn: the store could not keep session ${describe(id)}: ${(error as Error).message}`);
-      }
-    }
-    // A decision is due only when the pool is over capacity: no machine event per spawn otherwise.
-    const joined = record.pooledIn!;
-    if (joined.size > joined.capacity) core.supervisor.send({ type: 'pool.joined', pool });
-    const failure = await lifecycle.launch(record);
-    if (failure) {
-      directory.unregister(record, failure);
-      if (directory.owns(record)) void store.delete(id);
-      throw failure;
-    }
+    const id = await this.#spawner.spawn(kind, options);
     return new SessionHandle(this, id);
-  }
-
-  /** Frees `id` for a new session: refuses, or with `replace` shuts the holder down first. */
-  async #claimId(id: string, replace: boolean): Promise<void> {
-    const { directory, stopper, store } = this.#core;
-    const live = directory.byId.get(id);
-    if (live) {
-      if (!replace) throw new DuplicateSessionError(id);
-      await stopper.stop(live, 'replace');
-    }
-    const leaving = directory.leaving.get(id);
-    if (leaving?.mode === 'evict' && !leaving.superseded) {
-      if (!replace) throw new DuplicateSessionError(id, 'is being evicted');
-      leaving.superseded = true;
-    }
-    if (directory.passive.has(id)) {
-      if (!replace) throw new DuplicateSessionError(id, 'is evicted (send to it to reactivate it)');
-      directory.passive.delete(id);
-      await store.delete(id);
-    }
-    if (directory.quarantined.has(id)) {
-      if (!replace) throw new DuplicateSessionError(id, 'is quarantined (retryQuarantined or removeQuarantined it first)');
-      await this.#core.lifecycle.removeQuarantined(id);
-    }
   }
 
   /** Queues `event` for the session; resolves once it is accepted (see intake.ts). Never throws. */
   send(id: string, event: SessionEvent): Promise<void> {
     return this.#intake.send(id, event);
+  }
+
+  /**
+   * Sends `event` (ordered with sends, accepted like them) and resolves with the value the
+   * session's `reply` action gives for it; `NoReplyError` if it handled it without replying,
+   * `AskTimeoutError` past `timeoutMs` (default 30 s). Never throws.
+   */
+  ask<T = unknown>(id: string, event: SessionEvent, options?: { timeoutMs?: number }): Promise<T> {
+    return this.#intake.ask(id, event, options) as Promise<T>;
   }
 
   /** The session's current snapshot, after every event accepted before this call. */

@@ -28,6 +28,7 @@ import { EndOfTick, RestoreFailure, createSessionActor, persistedWithTimers, rea
 import { InspectForwarder } from './inspect-forwarder.js';
 import { warmUp } from './warm-up.js';
 import { Outbox, type PostToHost } from './outbox.js';
+import { Replies } from './replies.js';
 import { relinkConnections, sendEvent, shutDown, startActor, stopActor, unencodableError, wireSnapshot, type HostedSession } from './session-actor.js';
 import {
   NOTE_CRASHED,
@@ -71,6 +72,7 @@ export class ShardHost {
   readonly #busyTag: string;
   readonly #inspector: InspectForwarder;
   readonly #outbox: Outbox;
+  readonly #replies: Replies;
   #eventsProcessed = 0;
   /** The session and event being processed, so a synchronous failure names its event. */
   #processingKey = 0;
@@ -95,6 +97,7 @@ export class ShardHost {
     this.#busyTag = options.busyTag ?? 'busy';
     this.#inspector = new InspectForwarder(options.inspect, (note) => this.#note(note));
     this.#outbox = new Outbox(options.post, this.#unencodableNote);
+    this.#replies = new Replies((note) => this.#note(note), this.#packr);
   }
 
   async init(): Promise<void> {
@@ -225,10 +228,7 @@ export class ShardHost {
     this.#outbox.flush(1);
   }
 
-  /**
-   * Tells the host when the session enters or leaves a state tagged busy (a turn waiting on its
-   * model has an empty mailbox and is still mid-turn). A note only on a change, none per event.
-   */
+  /** Tells the host when the session enters or leaves a busy state: a note on a change only. */
   #reportBusy(session: HostedSession, snapshot: AnyMachineSnapshot): void {
     if (session.starting) return;
     const busy = snapshot.status === 'active' && snapshot.hasTag(this.#busyTag);
@@ -246,11 +246,12 @@ export class ShardHost {
     }
   }
 
-  #deliver(session: HostedSession, seq: number, event: { type: string }): void {
+  #deliver(session: HostedSession, seq: number, event: { type: string; replyTo?: unknown }): void {
     this.#processingKey = session.key;
     this.#processingSeq = seq;
     this.#run(session.key, seq, sendEvent, session.actor, event);
     this.#processingKey = 0;
+    if (event.replyTo !== undefined && this.#sessions.has(session.key)) this.#replies.processed(session.key, session.actor, event);
     session.seq = seq;
     const due = session.armed || (this.#snapshotEvery > 0 && seq - session.snapshotSeq >= this.#snapshotEvery);
     session.armed = false;
@@ -370,19 +371,20 @@ export class ShardHost {
     }
   }
 
+  /** A `reply` action ran in the session of actor system `system`. */
+  reply(system: object, to: string, value: unknown): void {
+    const key = this.#keysBySystem.get(system);
+    if (key !== undefined) this.#replies.reply(key, to, value, this.#processingKey === key);
+  }
+
   /** The session an actor system belongs to (for `fromChildProcess`). */
   keyOf(system: object): number | undefined {
     return this.#keysBySystem.get(system);
   }
 
   stats(collectGarbage = false): ShardStats {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (collectGarbage && gc) gc();
-    return {
-      sessions: this.#sessions.size,
-      eventsProcessed: this.#eventsProcessed,
-      heapUsed: getHeapStatistics().used_heap_size,
-    };
+    if (collectGarbage) (globalThis as { gc?: () => void }).gc?.();
+    return { sessions: this.#sessions.size, eventsProcessed: this.#eventsProcessed, heapUsed: getHeapStatistics().used_heap_size };
   }
 
   /** Shuts every session down in parallel; a failing shutdown does not hold up the others. */

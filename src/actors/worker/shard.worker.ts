@@ -17,6 +17,7 @@ import {
   type ToHost,
   type ToWorker,
 } from '../../protocol/child-process-hook.js';
+import { REPLY_HOOK, type ReplyHook } from '../../protocol/reply.js';
 import { ShardHost, sessionContext } from './shard-host.js';
 import { STATE_CULPRIT_KEY, toWireError, type BatchMessage, type ShardApi, type ShardInit, type StopResult } from '../../protocol/wire.js';
 
@@ -35,6 +36,7 @@ export default async function runShard({ machines, dataPort, controlPort, proces
   limitOutput(process.stdout);
   limitOutput(process.stderr);
   (globalThis as Record<symbol, unknown>)[CHILD_PROCESS_HOOK] = childProcessHook(processPort, host);
+  (globalThis as Record<symbol, unknown>)[REPLY_HOOK] = { reply: (system, to, value) => host.reply(system, to, value) } satisfies ReplyHook;
   dataPort.on('message', (message: BatchMessage) => host.handleBatch(message.batch));
 
   let finish!: () => void;

@@ -11,6 +11,7 @@
 import {
   ActorhostError,
   InvalidEventError,
+  InvalidOptionError,
   MailboxFullError,
   RuntimeClosedError,
   UnknownSessionError,
@@ -18,6 +19,7 @@ import {
 import { PlainCopier, describe } from '../../protocol/plain-data.js';
 import { createPackr } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
+import { MAX_TIMER_MS } from '../options.js';
 import type { SessionEvent } from '../types.js';
 import type { SessionRecord } from './session-record.js';
 import { checkId } from './spawn-options.js';
@@ -38,9 +40,9 @@ export class Intake {
     return this.#copier;
   }
 
-  send(id: string, event: SessionEvent): Promise<void> {
+  send(id: string, event: SessionEvent, replyTo?: string): Promise<void> {
     try {
-      return this.#send(id, event);
+      return this.#send(id, event, replyTo);
     } catch (error) {
       // Nothing of the caller's may make `send` throw: a throwing getter, a Proxy, a symbol id.
       return Promise.reject(
@@ -51,7 +53,19 @@ export class Intake {
     }
   }
 
-  #send(id: string, event: SessionEvent): Promise<void> {
+  /** `send` with a `replyTo` token: resolves with the session's answer (see asks.ts). */
+  ask(id: string, event: SessionEvent, options: { timeoutMs?: number } | undefined): Promise<unknown> {
+    const timeoutMs = options?.timeoutMs ?? 30_000;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
+      return Promise.reject(new InvalidOptionError(`ask: timeoutMs must be a positive integer of at most ${MAX_TIMER_MS} ms (got ${describe(timeoutMs)})`));
+    }
+    const type = typeof (event as { type?: unknown } | null)?.type === 'string' ? event.type : '?';
+    const { replyTo, answer } = this.#core.asks.open(id, type, timeoutMs);
+    this.send(id, event, replyTo).catch((error: Error) => this.#core.asks.fail(replyTo, error));
+    return answer;
+  }
+
+  #send(id: string, event: SessionEvent, replyTo?: string): Promise<void> {
     const { directory, lifecycle, events } = this.#core;
     if (this.#core.closed) return Promise.reject(new RuntimeClosedError('send'));
     checkId('send', id);
@@ -61,7 +75,9 @@ export class Intake {
       );
     }
     const copy = this.#check(event);
-    const bytes = this.#copier.bytes;
+    // An ask's token travels in the event (reserved: `replyTo`), journaled with it.
+    if (replyTo !== undefined) copy.replyTo = replyTo;
+    const bytes = this.#copier.bytes + (replyTo === undefined ? 0 : 48);
     let record = directory.byId.get(id);
     if (record === undefined) {
       const leaving = directory.leaving.get(id);

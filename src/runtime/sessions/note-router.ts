@@ -11,6 +11,7 @@ import {
   NOTE_DONE,
   NOTE_INSPECT,
   NOTE_PERSIST,
+  NOTE_REPLY,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
   fromWireError,
@@ -82,6 +83,7 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
         const owned = directory.owns(record);
         directory.unregister(record);
         if (owned) void store.delete(record.id);
+        if (owned) core.asks.sessionEnded(record.id, undefined);
         events.emit('done', { id: record.id, output: note[2].output });
         break;
       }
@@ -102,6 +104,9 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
         if (!record.busy) rebalance(core, record);
         break;
       }
+      case NOTE_REPLY:
+        core.asks.answered(note[2], note[3], note[4]);
+        break;
       case NOTE_INSPECT:
         core.inspection?.deliver(key, note[2]);
         break;

@@ -120,6 +120,7 @@ export class SessionLifecycle {
       const event = record.poison(poisonSeq);
       if (event !== POISONED) {
         if (this.#core.snapshotting) store.drop(record.id, poisonSeq);
+        this.#core.asks.fail((event as { replyTo?: unknown }).replyTo, new SessionCrashedError(record.id, error));
         events.deadLetter(record.id, event, `it crashed the session (a poison message, not replayed): ${error.message}`);
       }
     }
@@ -145,6 +146,7 @@ export class SessionLifecycle {
     const owned = directory.owns(record);
     directory.unregister(record, error);
     if (owned) void store.delete(record.id);
+    if (owned) this.#core.asks.sessionEnded(record.id, error);
     events.emit('crashed', { id: record.id, kind: record.kind, pool: record.pool, error });
   }
 

@@ -9,6 +9,7 @@
  * - Eviction (and shutdown with a durable store) keeps its snapshot: the worker's, taken before the
  *   shutdown began, or without one the host's snapshot and journal.
  */
+import { UnknownSessionError } from '../../errors.js';
 import { fromWireError, type StopResult } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import type { Leaving, StopMode } from './session-directory.js';
@@ -81,6 +82,7 @@ export class SessionStopper {
     const linked = this.#core.options.ipcServer?.hasToken(id) === true;
     const keep = mode === 'evict' || (mode === 'shutdown' && this.#core.snapshotting);
     if (!keep) {
+      this.#core.asks.sessionEnded(id, new UnknownSessionError(id, 'it was stopped before it answered'));
       await store.delete(id);
       return;
     }
