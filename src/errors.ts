@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_CONNECTION_LOST'
   | 'ERR_DUPLICATE_SESSION'
+  | 'ERR_HELD_MAIL_FULL'
   | 'ERR_INVALID_EVENT'
   | 'ERR_INVALID_OPTION'
   | 'ERR_LINE_TOO_LONG'
@@ -255,6 +256,20 @@ export class NoReplyError extends ActorhostError {
     );
     this.sessionId = sessionId;
     this.state = state;
+  }
+}
+
+/** `deliver` would hold more events for a group than its `maxHeld`. */
+export class HeldMailFullError extends ActorhostError {
+  readonly group: string;
+
+  constructor(group: string, to: string | undefined, maxHeld: number) {
+    super(
+      'ERR_HELD_MAIL_FULL',
+      `Group "${group}" already holds ${maxHeld} events for labels no session has${to ? ` (this one was for "${to}")` : ''}; ` +
+        `the event is a dead letter. Start a session that takes the label, or raise options.groups.${group}.maxHeld.`,
+    );
+    this.group = group;
   }
 }
 

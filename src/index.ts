@@ -55,6 +55,7 @@ export {
   SessionQuarantinedError,
   NoReplyError,
   AskTimeoutError,
+  HeldMailFullError,
   StoreError,
   StoreLockedError,
   UnknownMachineError,

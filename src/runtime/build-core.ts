@@ -9,6 +9,7 @@ import { PassiveAlarms } from './pools/alarms.js';
 import { MemoryShedder } from './pools/memory-shedder.js';
 import { Pool } from './pools/pool.js';
 import { Asks } from './sessions/asks.js';
+import { Labels } from './sessions/labels.js';
 import { routeNotes } from './sessions/note-router.js';
 import { SessionDirectory } from './sessions/session-directory.js';
 import { SessionLifecycle } from './sessions/session-lifecycle.js';
@@ -46,6 +47,7 @@ export function buildCore(options: ResolvedOptions): RuntimeCore {
   core.alarms = new PassiveAlarms(core);
   core.memory = new MemoryShedder(core);
   core.asks = new Asks(core);
+  core.labels = new Labels(() => core.store);
   core.processes = new ProcessLedger({ store: () => core.store, graceMs: options.subprocessGraceMs, logger: options.logger });
   core.fleet = new WorkerFleet(core, (shard, notes) => routeNotes(core, shard, notes));
   core.supervisor = startSupervisor(core);

@@ -11,6 +11,7 @@ import type { ResolvedOptions } from './options.js';
 import type { PassiveAlarms } from './pools/alarms.js';
 import type { MemoryShedder } from './pools/memory-shedder.js';
 import type { Asks } from './sessions/asks.js';
+import type { Labels } from './sessions/labels.js';
 import type { Pool } from './pools/pool.js';
 import type { SessionDirectory } from './sessions/session-directory.js';
 import type { SessionLifecycle } from './sessions/session-lifecycle.js';
@@ -56,6 +57,8 @@ export interface RuntimeCore {
   readonly alarms: PassiveAlarms;
   /** Every subprocess of every session, for the reaper and the store. */
   readonly processes: ProcessLedger;
+  /** Labels in groups: who holds which. */
+  readonly labels: Labels;
   /** Pending asks, answered by the sessions' replies. */
   readonly asks: Asks;
   /** Memory passivation: the workers' heap figures, acted on past the high mark. */

@@ -89,3 +89,35 @@ export function resolveMemory(given: { workerHeapHighMb?: unknown; workerHeapLow
   }
   return { workerHeapHighMb, workerHeapLowMb };
 }
+
+/** A group of labelled sessions (`createRuntime({ groups })`). */
+export interface GroupOptions {
+  /**
+   * An untargeted `deliver`: to the session with the lowest label (`primary`, held when there is
+   * none), to every live session (`broadcast`), or a dead letter (`drop`). Default: `primary`.
+   */
+  untargeted?: 'primary' | 'broadcast' | 'drop';
+  /** Events held for labels no session has, at most. Default: 1,000. */
+  maxHeld?: number;
+  /** How long a held event waits before it is a dead letter. Default: one hour. */
+  heldTtlMs?: number;
+}
+
+export function resolveGroups(groups: unknown): ReadonlyMap<string, Required<GroupOptions>> {
+  const resolved = new Map<string, Required<GroupOptions>>();
+  if (groups === undefined) return resolved;
+  if (groups === null || typeof groups !== 'object') throw new InvalidOptionError(`options.groups must be an object such as { agents: { untargeted: 'primary' } } (got ${show(groups)})`);
+  for (const [name, given] of Object.entries(groups as Record<string, unknown>)) {
+    if (!/^[\w-]{1,64}$/.test(name)) throw new InvalidOptionError(`options.groups: ${JSON.stringify(name)} is not a group name (letters, digits, _ and -, at most 64)`);
+    const group = objectOption(`options.groups.${name}`, given as GroupOptions | undefined);
+    for (const key of Object.keys(group)) {
+      if (!['untargeted', 'maxHeld', 'heldTtlMs'].includes(key)) throw new InvalidOptionError(`options.groups.${name}.${key} is not a group option; known: untargeted, maxHeld, heldTtlMs`);
+    }
+    resolved.set(name, {
+      untargeted: oneOf(`options.groups.${name}.untargeted`, group.untargeted, ['primary', 'broadcast', 'drop'] as const, 'primary'),
+      maxHeld: positiveInteger(`options.groups.${name}.maxHeld`, group.maxHeld, 1_000),
+      heldTtlMs: positiveInteger(`options.groups.${name}.heldTtlMs`, group.heldTtlMs, 3_600_000),
+    });
+  }
+  return resolved;
+}

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
-import { boolean, resolveMemory, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs } from './option-checks.js';
+import { boolean, resolveGroups, resolveMemory, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs, type GroupOptions } from './option-checks.js';
 import { resolveInspect, type InspectObserver, type InspectOption } from './inspector/inspection.js';
 import type { InspectSettings } from '../protocol/wire.js';
 
@@ -92,6 +92,8 @@ export interface RuntimeOptions {
    * worker's `resourceLimits.maxOldGenerationSizeMb`.
    */
   memory?: { workerHeapHighMb?: number; workerHeapLowMb?: number };
+  /** Groups sessions take labels in, and how `deliver` treats each (see GroupOptions). */
+  groups?: Record<string, GroupOptions>;
   /** The clock, for recency floors and restart windows. Default: `Date.now`. */
   now?: () => number;
   /**
@@ -160,6 +162,7 @@ export interface ResolvedOptions {
   readonly noRollback: boolean;
   readonly subprocessGraceMs: number;
   readonly memory: { workerHeapHighMb: number; workerHeapLowMb: number };
+  readonly groups: ReadonlyMap<string, Required<GroupOptions>>;
   readonly now: () => number;
   readonly setTimeout: Clock['setTimeout'];
   readonly clearTimeout: Clock['clearTimeout'];
@@ -188,6 +191,7 @@ const KNOWN_OPTIONS = new Set([
   'noRollback',
   'subprocessGraceMs',
   'memory',
+  'groups',
   'now',
   'clock',
   'standbyWorker',
@@ -199,7 +203,7 @@ export const DEFAULT_STORE_PATH = './.actorhost';
 
 export const DEFAULT_POOL = 'default';
 
-export { MAX_TIMER_MS } from './option-checks.js';
+export { MAX_TIMER_MS, type GroupOptions } from './option-checks.js';
 
 /**
  * Worker defaults. XState allocates a new snapshot per event; with V8's default young generation
@@ -240,6 +244,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     mailboxMaxBytes: positiveInteger('options.mailbox.maxBytes', objectOption('options.mailbox', options.mailbox).maxBytes, 8 * 1024 * 1024),
     maxEventBytes: positiveInteger('options.maxEventBytes', options.maxEventBytes, 1024 * 1024),
     resourceLimits,
+    groups: resolveGroups(options.groups),
     memory: resolveMemory(objectOption('options.memory', options.memory), resourceLimits.maxOldGenerationSizeMb ?? 1_024),
     logger: resolveLogger(options.logger),
     store: resolveStore(options.store),

@@ -26,6 +26,7 @@ import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './opt
 import { SessionHandle } from './sessions/session-handle.js';
 import { IdleSweeper } from './pools/idle-sweeper.js';
 import { Intake } from './sessions/intake.js';
+import { Mail } from './sessions/mail.js';
 import { Spawner } from './sessions/spawner.js';
 import { rebalance } from './sessions/note-router.js';
 import { readSnapshot, waitForSnapshot } from './sessions/observation.js';
@@ -54,6 +55,7 @@ export class Runtime {
   readonly #core: RuntimeCore;
   readonly #intake: Intake;
   readonly #spawner: Spawner;
+  readonly #mail: Mail;
   readonly #idle: IdleSweeper;
   #inspectorServer: { close(): Promise<void> } | undefined;
   #shutdown: Promise<void> | undefined;
@@ -61,7 +63,8 @@ export class Runtime {
   private constructor(options: ResolvedOptions) {
     this.#core = buildCore(options);
     this.#intake = new Intake(this.#core);
-    this.#spawner = new Spawner(this.#core, this.#intake.copier);
+    this.#mail = new Mail(this.#core, this.#intake, this.#core.labels);
+    this.#spawner = new Spawner(this.#core, this.#intake.copier, (group, label, id) => this.#mail.labelTaken(group, label, id));
     this.#idle = new IdleSweeper(this.#core);
   }
 
@@ -89,6 +92,8 @@ export class Runtime {
     }
     // What a dead host left running is killed before any of its sessions is resumed.
     reapSurvivors(core.store, core.logger);
+    core.labels.load(core.store, core.store.list());
+    this.#mail.load();
     core.lifecycle.resume();
     this.#idle.start();
     core.logger.info(
@@ -107,6 +112,20 @@ export class Runtime {
   /** Queues `event` for the session; resolves once it is accepted (see intake.ts). Never throws. */
   send(id: string, event: SessionEvent): Promise<void> {
     return this.#intake.send(id, event);
+  }
+
+  /**
+   * Sends `event` to the session holding label `to` in `group`, or untargeted by the group's
+   * policy; held (kept) when no session has the label. Resolves once accepted or held.
+   */
+  async deliver(group: string, event: SessionEvent, options?: { to?: string }): Promise<void> {
+    this.#assertOpen('deliver');
+    return this.#mail.deliver(group, event, options);
+  }
+
+  /** The id of the session holding `label` in `group` (live or stored), or `undefined`. */
+  lookup(group: string, label: string): string | undefined {
+    return this.#core.labels.lookup(group, label);
   }
 
   /**
@@ -138,9 +157,12 @@ export class Runtime {
   }
 
   /** Operators' listing, optionally filtered; evicted sessions included. Does not count as activity. */
-  list(filter: { pool?: string; status?: SessionStatus } = {}): SessionInfo[] {
-    const wanted = (_id: string, pool: string, status: SessionStatus) =>
-      (filter.pool === undefined || pool === filter.pool) && (filter.status === undefined || status === filter.status);
+  list(filter: { pool?: string; status?: SessionStatus; group?: string } = {}): SessionInfo[] {
+    const { labels } = this.#core;
+    const wanted = (id: string, pool: string, status: SessionStatus) =>
+      (filter.pool === undefined || pool === filter.pool) &&
+      (filter.status === undefined || status === filter.status) &&
+      (filter.group === undefined || labels.of(id)?.group === filter.group);
     return [...this.#core.directory.select(wanted)].map((row) => row());
   }
 
@@ -217,6 +239,7 @@ export class Runtime {
     }
     if (directory.passive.has(id)) {
       directory.passive.delete(id);
+      this.#core.labels.release(id);
       await store.delete(id);
       return;
     }
@@ -305,6 +328,7 @@ export class Runtime {
     core.closed = true;
     this.#idle.stop();
     core.alarms.stop();
+    this.#mail.stop();
     await this.#inspectorServer?.close();
     await core.stopper.stopAll('shutdown');
     await Promise.allSettled(core.fleet.recoveries());

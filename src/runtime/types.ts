@@ -14,6 +14,11 @@ export interface SpawnOptions {
   input?: unknown;
   /** Shut a live (or evicted) session with this id down first instead of failing with `DuplicateSessionError`. */
   replace?: boolean;
+  /**
+   * A label in a group (declared in `createRuntime({ groups })`): `name` if free, else the label
+   * the same `key` had before, else the lowest free `prefix:n` (prefix default: the machine kind).
+   */
+  label?: { group: string; prefix?: string; key?: string; name?: string };
 }
 
 /** A handle on one session; each method is the runtime's method with this id. */
@@ -49,6 +54,9 @@ export interface SessionInfo {
   restarts: number;
   /** Subprocesses it started (`fromChildProcess`) that are running. */
   pids: number[];
+  /** Its label and group, when it was spawned with one. */
+  label?: string;
+  group?: string;
 }
 
 export interface RuntimeStats {

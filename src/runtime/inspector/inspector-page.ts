@@ -47,10 +47,10 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
       <h2>Sessions</h2>
       <div class="controls">
         <input id="search" placeholder="filter by id" size="20">
-        <select id="status"><option value="">any status</option><option>active</option><option>starting</option><option>restarting</option><option>stopping</option><option>evicted</option></select>
+        <select id="status"><option value="">any status</option><option>active</option><option>starting</option><option>restarting</option><option>stopping</option><option>evicted</option><option>quarantined</option></select>
         <button id="prev">◀</button><span id="range" class="muted"></span><button id="next">▶</button>
       </div>
-      <table id="sessions"><thead><tr><th>id</th><th>pool</th><th>state</th><th>status</th><th>pinned</th><th>last active</th><th>restarts</th><th>shard</th></tr></thead><tbody></tbody></table>
+      <table id="sessions"><thead><tr><th>id</th><th>label</th><th>pool</th><th>state</th><th>status</th><th>pinned</th><th>last active</th><th>restarts</th><th>shard</th></tr></thead><tbody></tbody></table>
     </section>
   </div>
   <div>
@@ -97,7 +97,7 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
     total = data.total;
     $('#range').textContent = total ? (data.offset + 1) + '–' + Math.min(total, data.offset + PAGE) + ' of ' + total : 'none';
     $('#sessions tbody').innerHTML = data.rows.map((r) =>
-      '<tr class="session' + (r.id === selected ? ' selected' : '') + '" data-id="' + text(r.id) + '"><td>' + text(r.id) + '</td><td>' + text(r.pool) + '</td><td class="value">' + text(stateText(r.value)) +
+      '<tr class="session' + (r.id === selected ? ' selected' : '') + '" data-id="' + text(r.id) + '"><td>' + text(r.id) + '</td><td>' + text(r.label ? r.group + ' / ' + r.label : '') + '</td><td>' + text(r.pool) + '</td><td class="value">' + text(stateText(r.value)) +
       '</td><td class="status-' + r.status + '">' + r.status + '</td><td>' + (r.pinned ? 'pinned' : '') + '</td><td>' + ago(r.lastActiveAt) + '</td><td>' + r.restarts + '</td><td>' + (r.shard < 0 ? '—' : r.shard) + '</td></tr>').join('');
   }
 

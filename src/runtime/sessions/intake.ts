@@ -53,6 +53,19 @@ export class Intake {
     }
   }
 
+  /** A checked copy of `event` (for `deliver` to hold); throws a typed error, as `send` rejects. */
+  checked(event: SessionEvent): SessionEvent {
+    if (event === null || typeof event !== 'object' || typeof event.type !== 'string') {
+      throw new InvalidEventError(`expected an object with a string "type", such as { type: 'USER_MESSAGE' } (got ${describeEvent(event)})`);
+    }
+    try {
+      return this.#check(event);
+    } catch (error) {
+      if (error instanceof ActorhostError) throw error;
+      throw new InvalidEventError(`it could not be read (${error instanceof Error ? error.message : describe(error)}); events must be plain data`);
+    }
+  }
+
   /** `send` with a `replyTo` token: resolves with the session's answer (see asks.ts). */
   ask(id: string, event: SessionEvent, options: { timeoutMs?: number } | undefined): Promise<unknown> {
     const timeoutMs = options?.timeoutMs ?? 30_000;

@@ -82,8 +82,11 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
         if (record.pids?.size) void record.shard.childProcesses.kill(record.pids);
         const owned = directory.owns(record);
         directory.unregister(record);
-        if (owned) void store.delete(record.id);
-        if (owned) core.asks.sessionEnded(record.id, undefined);
+        if (owned) {
+          core.labels.release(record.id);
+          void store.delete(record.id);
+          core.asks.sessionEnded(record.id, undefined);
+        }
         events.emit('done', { id: record.id, output: note[2].output });
         break;
       }

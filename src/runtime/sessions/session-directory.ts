@@ -163,19 +163,25 @@ export class SessionDirectory {
   /** The operator's view of one session, live, leaving or passive; `undefined` if unknown. */
   info(id: string): SessionInfo | undefined {
     const record = this.byId.get(id) ?? this.leaving.get(id)?.record;
-    if (record) return infoOf(record);
+    if (record) return this.#labelled(infoOf(record));
     const passive = this.passive.get(id);
-    if (passive) return passiveInfo(id, passive, 'evicted');
+    if (passive) return this.#labelled(passiveInfo(id, passive, 'evicted'));
     const quarantined = this.quarantined.get(id);
-    return quarantined && passiveInfo(id, quarantined, 'quarantined');
+    return quarantined && this.#labelled(passiveInfo(id, quarantined, 'quarantined'));
+  }
+
+  #labelled(info: SessionInfo): SessionInfo {
+    const held = this.#core.labels.of(info.id);
+    return held ? { ...info, label: held.label, group: held.group } : info;
   }
 
   /** Every session, live, leaving and passive, that `wanted` keeps, in that order. */
   *select(wanted: (id: string, pool: string, status: SessionInfo['status']) => boolean): IterableIterator<() => SessionInfo> {
-    for (const record of this.byId.values()) if (wanted(record.id, record.pool, record.status)) yield () => infoOf(record);
-    for (const { record } of this.leaving.values()) if (wanted(record.id, record.pool, record.status)) yield () => infoOf(record);
-    for (const [id, passive] of this.passive) if (wanted(id, passive.pool, 'evicted')) yield () => passiveInfo(id, passive, 'evicted');
-    for (const [id, kept] of this.quarantined) if (wanted(id, kept.pool, 'quarantined')) yield () => passiveInfo(id, kept, 'quarantined');
+    const labelled = (info: SessionInfo) => this.#labelled(info);
+    for (const record of this.byId.values()) if (wanted(record.id, record.pool, record.status)) yield () => labelled(infoOf(record));
+    for (const { record } of this.leaving.values()) if (wanted(record.id, record.pool, record.status)) yield () => labelled(infoOf(record));
+    for (const [id, passive] of this.passive) if (wanted(id, passive.pool, 'evicted')) yield () => labelled(passiveInfo(id, passive, 'evicted'));
+    for (const [id, kept] of this.quarantined) if (wanted(id, kept.pool, 'quarantined')) yield () => labelled(passiveInfo(id, kept, 'quarantined'));
   }
 }
 

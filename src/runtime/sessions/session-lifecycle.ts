@@ -145,8 +145,11 @@ export class SessionLifecycle {
     if (record.pids?.size) void record.shard.childProcesses.kill(record.pids);
     const owned = directory.owns(record);
     directory.unregister(record, error);
-    if (owned) void store.delete(record.id);
-    if (owned) this.#core.asks.sessionEnded(record.id, error);
+    if (owned) {
+      this.#core.labels.release(record.id);
+      void store.delete(record.id);
+      this.#core.asks.sessionEnded(record.id, error);
+    }
     events.emit('crashed', { id: record.id, kind: record.kind, pool: record.pool, error });
   }
 
@@ -165,7 +168,8 @@ export class SessionLifecycle {
     directory.unregister(record, error);
     if (!owned) return;
     const linked = this.#core.options.ipcServer?.hasToken(id) === true;
-    const kept = store.save(id, { kind, pool, input, linked }, state, true).then(() => store.quarantine(id, { name: cause.name, message: cause.message, at: this.#core.now() }));
+    const label = this.#core.labels.of(id);
+    const kept = store.save(id, { kind, pool, input, linked, ...(label ? { label } : {}) }, state, true).then(() => store.quarantine(id, { name: cause.name, message: cause.message, at: this.#core.now() }));
     kept.catch((failure: unknown) => this.#core.logger.error({ err: failure, sessionId: id }, 'could not keep a quarantined session in the store'));
     directory.quarantined.set(id, { kind, pool, error, kept });
     events.emit('quarantined', { id, kind, pool, error });
@@ -194,6 +198,7 @@ export class SessionLifecycle {
     const held = directory.quarantined.get(id);
     if (!held) throw new UnknownSessionError(id, 'it is not quarantined');
     directory.quarantined.delete(id);
+    this.#core.labels.release(id);
     await held.kept.catch(() => {});
     await store.delete(id);
   }

@@ -83,6 +83,7 @@ export class SessionStopper {
     const keep = mode === 'evict' || (mode === 'shutdown' && this.#core.snapshotting);
     if (!keep) {
       this.#core.asks.sessionEnded(id, new UnknownSessionError(id, 'it was stopped before it answered'));
+      this.#core.labels.release(id);
       await store.delete(id);
       return;
     }
@@ -91,7 +92,8 @@ export class SessionStopper {
     const state = result?.snapshot
       ? { snapshot: new Uint8Array(result.snapshot), snapshotSeq: result.seq ?? record.seq, journal: [], wakeAt: result.wakeAt ?? 0 }
       : { snapshot: record.snapshot, snapshotSeq: record.snapshotSeq, journal: record.replay(), wakeAt: record.wakeAt };
-    await store.save(id, { kind, pool, input, linked }, state, mode === 'evict');
+    const label = this.#core.labels.of(id);
+    await store.save(id, { kind, pool, input, linked, ...(label ? { label } : {}) }, state, mode === 'evict');
     if (mode !== 'evict') return;
     directory.passive.set(id, { kind, pool, wakeAt: state.wakeAt, linked });
     // Its timer wakes it when it comes due, like a Durable Object's alarm.

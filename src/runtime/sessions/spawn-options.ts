@@ -7,7 +7,7 @@ import { describe, type PlainCopier } from '../../protocol/plain-data.js';
 import { DEFAULT_POOL } from '../options.js';
 import type { SpawnOptions } from '../types.js';
 
-const SPAWN_OPTIONS = new Set(['id', 'pool', 'input', 'replace']);
+const SPAWN_OPTIONS = new Set(['id', 'pool', 'input', 'replace', 'label']);
 /**
  * Ids are store keys: LMDB keys are at most 1,978 bytes, and a journal key is the id plus 12.
  * 512 bytes leaves room for any id scheme (a UUID is 36) and keeps keys cheap to compare.
@@ -20,6 +20,8 @@ export interface CheckedSpawn {
   /** A copy: the caller may change its object after `spawn` returns. */
   input: unknown;
   replace: boolean;
+  /** Unchecked here: the label's rules need the groups (labels.ts, `checkLabelRequest`). */
+  label: unknown;
 }
 
 /** Checks and copies spawn options; whatever reading them throws (a Proxy, a getter) is refused too. */
@@ -68,7 +70,7 @@ function check(options: SpawnOptions, pools: ReadonlyMap<string, unknown>, copie
         : `spawn options.${failure?.message ?? 'input is not plain data'}`,
     );
   }
-  return { id, pool, input: copy, replace: replace === true };
+  return { id, pool, input: copy, replace: replace === true, label: options.label };
 }
 
 /** Every call that names a session checks the id's type first: a symbol cannot be named in a message. */

@@ -12,15 +12,19 @@ import { DuplicateSessionError, InvalidOptionError, RuntimeClosedError, UnknownM
 import { describe, type PlainCopier } from '../../protocol/plain-data.js';
 import type { RuntimeCore } from '../core.js';
 import type { SpawnOptions } from '../types.js';
+import { checkLabelRequest } from './labels.js';
 import { checkSpawnOptions } from './spawn-options.js';
 
 export class Spawner {
   readonly #core: RuntimeCore;
   readonly #copier: PlainCopier;
+  /** A session took a label: mail held for it is delivered. */
+  readonly #labelTaken: (group: string, label: string, id: string) => void;
 
-  constructor(core: RuntimeCore, copier: PlainCopier) {
+  constructor(core: RuntimeCore, copier: PlainCopier, labelTaken: (group: string, label: string, id: string) => void) {
     this.#core = core;
     this.#copier = copier;
+    this.#labelTaken = labelTaken;
   }
 
   /** Starts the session; resolves with its id once it runs. */
@@ -30,7 +34,8 @@ export class Spawner {
     if (typeof kind !== 'string' || !core.machines.has(kind)) {
       throw new UnknownMachineError(typeof kind === 'string' ? kind : describe(kind), [...core.machines.keys()]);
     }
-    const { id, pool, input, replace } = checkSpawnOptions(options, core.pools, this.#copier, core.options.maxEventBytes);
+    const { id, pool, input, replace, label: labelOption } = checkSpawnOptions(options, core.pools, this.#copier, core.options.maxEventBytes);
+    const wanted = labelOption === undefined ? undefined : checkLabelRequest(labelOption, kind, new Set(core.options.groups.keys()));
     await this.#claimId(id, replace);
     this.#assertOpen();
     const shard = fleet.leastLoaded() ?? (await fleet.anyRecovered());
@@ -38,12 +43,15 @@ export class Spawner {
     if (!shard) throw new WorkerStartError(-1, new Error('no worker is alive and none could be started; see the logged workerExit causes'));
     if (directory.byId.has(id) || directory.passive.has(id) || directory.quarantined.has(id)) throw new DuplicateSessionError(id);
     const record = lifecycle.newRecord({ id, kind, pool, input, shard });
+    // In the same synchronous step as the registration: concurrent spawns never share a label.
+    const label = wanted && core.labels.allocate(id, wanted);
     directory.register(record);
     if (core.snapshotting) {
       try {
-        store.begin(id, { kind, pool, input, linked: core.options.ipcServer?.hasToken(id) === true });
+        store.begin(id, { kind, pool, input, linked: core.options.ipcServer?.hasToken(id) === true, ...(label ? { label } : {}) });
       } catch (error) {
         // The store refused the session: it never started, and nothing of it is left behind.
+        core.labels.release(id);
         directory.unregister(record, error as Error);
         throw new InvalidOptionError(`spawn: the store could not keep session ${describe(id)}: ${(error as Error).message}`);
       }
@@ -54,9 +62,13 @@ export class Spawner {
     const failure = await lifecycle.launch(record);
     if (failure) {
       directory.unregister(record, failure);
-      if (directory.owns(record)) void store.delete(id);
+      if (directory.owns(record)) {
+        core.labels.release(id);
+        void store.delete(id);
+      }
       throw failure;
     }
+    if (label) this.#labelTaken(label.group, label.label, id);
     return id;
   }
 
@@ -76,6 +88,7 @@ export class Spawner {
     if (directory.passive.has(id)) {
       if (!replace) throw new DuplicateSessionError(id, 'is evicted (send to it to reactivate it)');
       directory.passive.delete(id);
+      this.#core.labels.release(id);
       await store.delete(id);
     }
     if (directory.quarantined.has(id)) {

@@ -18,7 +18,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { StoreError, StoreLockedError } from '../../errors.js';
 import { createPackr } from '../../protocol/wire.js';
 import { processStartTime } from '../workers/process-start-time.js';
-import type { Quarantine, SessionMeta, SessionState, SessionStore, StoredSession, StoredSummary } from './store.js';
+import type { HeldMail, Quarantine, SessionMeta, SessionState, SessionStore, StoredSession, StoredSummary } from './store.js';
 
 interface SessionRow extends SessionMeta {
   passive: boolean;
@@ -52,6 +52,10 @@ export class LmdbStore implements SessionStore {
   readonly #meta: Database<OwnerRow, string>;
   /** Subprocesses of the owner's sessions: pid → start time. */
   readonly #processes: Database<string, number>;
+  /** `group NUL key` → the label that key last had. */
+  readonly #labels: Database<string, string>;
+  /** `group NUL seq (base 36, padded)` → held mail. */
+  readonly #mail: Database<HeldMail, string>;
 
   /** Where a background write's failure is reported; a rejected write must never go unhandled. */
   readonly #onError: (error: unknown) => void;
@@ -65,6 +69,8 @@ export class LmdbStore implements SessionStore {
     this.#legacyJournal = this.#root.openDB<unknown, string>({ name: 'journal' });
     this.#meta = this.#root.openDB<OwnerRow, string>({ name: 'meta' });
     this.#processes = this.#root.openDB<string, number>({ name: 'processes' });
+    this.#labels = this.#root.openDB<string, string>({ name: 'labels' });
+    this.#mail = this.#root.openDB<HeldMail, string>({ name: 'mail' });
   }
 
   /** Opens the store and takes ownership; rejects with `StoreLockedError` if a live host owns it. */
@@ -107,7 +113,7 @@ export class LmdbStore implements SessionStore {
 
   begin(id: string, meta: SessionMeta): void {
     this.#clearJournal(id, MAX_SEQ);
-    this.#background(this.#sessions.put(id, { kind: meta.kind, pool: meta.pool, input: meta.input, linked: meta.linked === true, passive: false, snapshotSeq: 0 }));
+    this.#background(this.#sessions.put(id, { ...rowMeta(meta), passive: false, snapshotSeq: 0 }));
   }
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
@@ -137,7 +143,7 @@ export class LmdbStore implements SessionStore {
     for (let index = 0; index < state.journal.length; index += 2) {
       this.#background(this.#journal.put(journalKey(id, state.journal[index] as number), packr.pack(state.journal[index + 1]).slice()));
     }
-    const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, linked: meta.linked === true, passive, snapshotSeq: state.snapshotSeq, wakeAt: state.wakeAt ?? 0 };
+    const row: SessionRow = { ...rowMeta(meta), passive, snapshotSeq: state.snapshotSeq, wakeAt: state.wakeAt ?? 0 };
     if (state.snapshot) row.snapshot = state.snapshot;
     await this.#sessions.put(id, row);
   }
@@ -165,15 +171,15 @@ export class LmdbStore implements SessionStore {
       seq = journaled;
     }
     const snapshot = row.snapshot ? new Uint8Array(row.snapshot) : undefined;
-    const { kind, pool, input, linked, passive, snapshotSeq, wakeAt = 0, quarantined } = row;
-    return { kind, pool, input, linked, passive, snapshot, snapshotSeq, journal, seq, wakeAt, quarantined };
+    const { kind, pool, input, linked, label, passive, snapshotSeq, wakeAt = 0, quarantined } = row;
+    return { kind, pool, input, linked, ...(label ? { label } : {}), passive, snapshot, snapshotSeq, journal, seq, wakeAt, quarantined };
   }
 
   list(): StoredSummary[] {
     const rows: StoredSummary[] = [];
     for (const { key, value } of this.#sessions.getRange()) {
-      const { pool, kind, passive, wakeAt = 0, quarantined, linked = false } = value;
-      rows.push({ id: key, pool, kind, passive, wakeAt, quarantined, linked });
+      const { pool, kind, passive, wakeAt = 0, quarantined, linked = false, label } = value;
+      rows.push({ id: key, pool, kind, passive, wakeAt, quarantined, linked, label });
     }
     return rows;
   }
@@ -181,6 +187,32 @@ export class LmdbStore implements SessionStore {
   async delete(id: string): Promise<void> {
     this.#clearJournal(id, MAX_SEQ);
     await this.#sessions.remove(id);
+  }
+
+  rememberLabel(group: string, key: string, label: string): void {
+    this.#background(this.#labels.put(`${group}\u0000${key}`, label));
+  }
+
+  rememberedLabels(): Array<{ group: string; key: string; label: string }> {
+    return [...this.#labels.getRange()].map(({ key, value }) => {
+      const separator = key.indexOf('\u0000');
+      return { group: key.slice(0, separator), key: key.slice(separator + 1), label: value };
+    });
+  }
+
+  holdMail(group: string, seq: number, mail: HeldMail): Promise<void> {
+    return this.#mail.put(mailKey(group, seq), mail) as Promise<unknown> as Promise<void>;
+  }
+
+  releaseMail(group: string, seq: number): void {
+    this.#background(this.#mail.remove(mailKey(group, seq)));
+  }
+
+  heldMail(): Array<{ group: string; seq: number; mail: HeldMail }> {
+    return [...this.#mail.getRange()].map(({ key, value }) => {
+      const separator = key.lastIndexOf('\u0000');
+      return { group: key.slice(0, separator), seq: parseInt(key.slice(separator + 1), 36), mail: value };
+    });
   }
 
   recordProcess(pid: number, startTime: string): void {
@@ -223,6 +255,15 @@ export class LmdbStore implements SessionStore {
  */
 function journalKey(id: string, seq: number): string {
   return `${id}\u0000${seq.toString(36).padStart(11, '0')}`;
+}
+
+function mailKey(group: string, seq: number): string {
+  return `${group}\u0000${seq.toString(36).padStart(11, '0')}`;
+}
+
+/** What a session row keeps of its meta. */
+function rowMeta(meta: SessionMeta): SessionMeta {
+  return { kind: meta.kind, pool: meta.pool, input: meta.input, linked: meta.linked === true, ...(meta.label ? { label: meta.label } : {}) };
 }
 
 function seqOf(key: string): number {

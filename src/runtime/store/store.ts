@@ -12,6 +12,10 @@
  * - `quarantine` marks a session whose state the loaded machine cannot restore; everything stored
  *   stays as it was (`quarantine(id, undefined)` lifts the mark).
  * - `delete` forgets a session. Writes for one id are applied in call order.
+ * - Labels: a session's label travels in its meta; the label each `key` last had is remembered per
+ *   group (`rememberLabel`), so the same key gets it back, even on another host process.
+ * - Held mail: what `deliver` holds for a label no session has, in order (`holdMail` resolves
+ *   once it is kept).
  * - The process ledger: every subprocess a session starts is recorded (pid and start time) until
  *   it exits, so the next host on a durable store can kill what a dead host left running.
  * Small enough that a networked store can implement it later; `MemoryStore` (tests, 'memory')
@@ -25,6 +29,22 @@ export interface SessionMeta {
   input: unknown;
   /** It had an IPC token: restored by another host process, it gets a fresh one. */
   linked?: boolean;
+  /** Its label in a group (`spawn(kind, { label })`): held while it is stored, freed when it ends. */
+  label?: SessionLabel;
+}
+
+export interface SessionLabel {
+  group: string;
+  label: string;
+  key?: string;
+}
+
+/** An event `deliver` holds for a label (or, untargeted, for the group) until a session takes it. */
+export interface HeldMail {
+  to: string | undefined;
+  event: unknown;
+  /** ms since the epoch. */
+  expiresAt: number;
 }
 
 export interface StoredSession extends SessionMeta {
@@ -57,6 +77,7 @@ export interface StoredSummary {
   wakeAt: number;
   quarantined: Quarantine | undefined;
   linked: boolean;
+  label: SessionLabel | undefined;
 }
 
 /** A session's restorable state: a snapshot (if any) and the events after it. */
@@ -88,6 +109,11 @@ export interface SessionStore {
   /** Every stored session: id and meta, whether it is passive, its wake time, its quarantine. */
   list(): StoredSummary[];
   delete(id: string): Promise<void>;
+  rememberLabel(group: string, key: string, label: string): void;
+  rememberedLabels(): Array<{ group: string; key: string; label: string }>;
+  holdMail(group: string, seq: number, mail: HeldMail): Promise<void>;
+  releaseMail(group: string, seq: number): void;
+  heldMail(): Array<{ group: string; seq: number; mail: HeldMail }>;
   recordProcess(pid: number, startTime: string): void;
   forgetProcess(pid: number): void;
   recordedProcesses(): Array<{ pid: number; startTime: string }>;
@@ -110,6 +136,8 @@ export class MemoryStore implements SessionStore {
   readonly durable = false;
   readonly #sessions = new Map<string, MemoryEntry>();
   readonly #processes = new Map<number, string>();
+  readonly #labels = new Map<string, { group: string; key: string; label: string }>();
+  readonly #mail = new Map<string, { group: string; seq: number; mail: HeldMail }>();
 
   begin(id: string, meta: SessionMeta): void {
     this.#sessions.set(id, { ...meta, passive: false, wakeAt: 0, quarantined: undefined, snapshot: undefined, snapshotSeq: 0, journal: new Map() });
@@ -156,17 +184,38 @@ export class MemoryStore implements SessionStore {
       journal.push(journaled, event);
       seq = journaled;
     }
-    const { kind, pool, input, linked, passive, snapshot, snapshotSeq, wakeAt, quarantined } = entry;
-    return { kind, pool, input, linked, passive, snapshot, snapshotSeq, journal, seq, wakeAt, quarantined };
+    const { kind, pool, input, linked, label, passive, snapshot, snapshotSeq, wakeAt, quarantined } = entry;
+    return { kind, pool, input, linked, ...(label ? { label } : {}), passive, snapshot, snapshotSeq, journal, seq, wakeAt, quarantined };
   }
 
   list(): StoredSummary[] {
-    return [...this.#sessions].map(([id, { pool, kind, passive, wakeAt, quarantined, linked = false }]) => ({ id, pool, kind, passive, wakeAt, quarantined, linked }));
+    return [...this.#sessions].map(([id, { pool, kind, passive, wakeAt, quarantined, linked = false, label }]) => ({ id, pool, kind, passive, wakeAt, quarantined, linked, label }));
   }
 
   delete(id: string): Promise<void> {
     this.#sessions.delete(id);
     return Promise.resolve();
+  }
+
+  rememberLabel(group: string, key: string, label: string): void {
+    this.#labels.set(`${group}\u0000${key}`, { group, key, label });
+  }
+
+  rememberedLabels(): Array<{ group: string; key: string; label: string }> {
+    return [...this.#labels.values()];
+  }
+
+  holdMail(group: string, seq: number, mail: HeldMail): Promise<void> {
+    this.#mail.set(`${group}\u0000${seq}`, { group, seq, mail });
+    return Promise.resolve();
+  }
+
+  releaseMail(group: string, seq: number): void {
+    this.#mail.delete(`${group}\u0000${seq}`);
+  }
+
+  heldMail(): Array<{ group: string; seq: number; mail: HeldMail }> {
+    return [...this.#mail.values()].sort((a, b) => (a.group === b.group ? a.seq - b.seq : a.group < b.group ? -1 : 1));
   }
 
   recordProcess(pid: number, startTime: string): void {

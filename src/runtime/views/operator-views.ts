@@ -72,7 +72,7 @@ export function inspectorApi(
       const rows: SessionInfo[] = [];
       let total = 0;
       const wanted = (id: string, rowPool: string, rowStatus: SessionStatus) =>
-        (!pool || rowPool === pool) && (!status || rowStatus === status) && (!search || id.includes(search));
+        (!pool || rowPool === pool) && (!status || rowStatus === status) && (!search || id.includes(search) || (core.labels.of(id)?.label.includes(search) ?? false));
       for (const row of directory.select(wanted)) if (total++ >= offset && rows.length < limit) rows.push(row());
       return { rows, total };
     },
