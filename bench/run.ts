@@ -14,6 +14,7 @@ import { cpuHeavy, crashStorm } from './scenarios/storm.js';
 import { evictionChurn, journalCost, lruTouchCost, noRollbackCost, recoveryTime } from './scenarios/supervision.js';
 import { churnHeap, sendCost, walkerCost } from './scenarios/hardening.js';
 import { busyFlagCost, churnWithBusy, orphanTime } from './scenarios/policies.js';
+import { askLatency, askThroughput } from './scenarios/messaging.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,11 +42,13 @@ const { values } = parseArgs({
     'walker-events': { type: 'string', default: '2000000' },
     'busy-events': { type: 'string', default: '300000' },
     'orphan-sessions': { type: 'string', default: '50' },
+    'ask-samples': { type: 'string', default: '500' },
+    'asks': { type: 'string', default: '100000' },
     out: { type: 'string', default: new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
   },
 });
 
-const ALL = ['core', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'hardening', 'policies'] as const;
+const ALL = ['core', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'hardening', 'policies', 'messaging'] as const;
 type Scenario = (typeof ALL)[number];
 const chosen = (values.only?.split(',') ?? [...ALL]) as Scenario[];
 const workers = Number(values.workers);
@@ -319,6 +322,22 @@ async function runPolicies(): Promise<void> {
   });
 }
 
+async function runMessaging(): Promise<void> {
+  progress('messaging: ask round trip beside send→snapshot, asks/s beside sends/s');
+  const latency = await askLatency(1_000, Number(values['ask-samples']), 20_000);
+  const throughput = await askThroughput(1_000, Number(values.asks), 2_000);
+  data.messaging = { latency, throughput };
+  show({
+    title: 'Messaging — ask, 1,000 sessions, 2 workers',
+    header: ['metric', 'actorhost', 'baseline', 'ratio', 'target', 'met'],
+    rows: [
+      [`ask round trip p50, under ${format(latency.loadEventsPerSec)} events/s`, `${format(latency.askP50Us)} µs`, `${format(latency.sendP50Us)} µs (send → snapshot)`, ratio(latency.askP50Us, latency.sendP50Us), '', ''],
+      [`ask round trip p99, under ${format(latency.loadEventsPerSec)} events/s`, `${format(latency.askP99Us)} µs`, `${format(latency.sendP99Us)} µs (send → snapshot)`, ratio(latency.askP99Us, latency.sendP99Us), '', ''],
+      ['asks/s (2,000 in flight) vs sends/s (processed)', `${format(throughput.asksPerSec)} /s`, `${format(throughput.sendsPerSec)} /s`, ratio(throughput.asksPerSec, throughput.sendsPerSec), '', ''],
+    ],
+  });
+}
+
 const run: Record<Scenario, () => Promise<void>> = {
   core: runCore,
   cpu: runCpu,
@@ -328,6 +347,7 @@ const run: Record<Scenario, () => Promise<void>> = {
   inspection: runInspection,
   hardening: runHardening,
   policies: runPolicies,
+  messaging: runMessaging,
 };
 for (const name of chosen) {
   if (!run[name]) throw new Error(`unknown scenario "${name}"; known: ${ALL.join(', ')}`);

@@ -23,7 +23,7 @@ describe('npm run bench', () => {
           ...['--recovery-sessions', '200', '--churn-capacity', '50', '--churn-accesses', '2000'],
           ...['--journal-events', '5000', '--rollback-events', '5000', '--lru-sessions', '1000'],
           ...['--ipc-requests', '5000', '--inspect-events', '5000', '--page-sessions', '500'],
-          ...['--churn-sessions', '2000', '--walker-events', '20000', '--busy-events', '5000', '--orphan-sessions', '4'],
+          ...['--churn-sessions', '2000', '--walker-events', '20000', '--busy-events', '5000', '--orphan-sessions', '4', '--ask-samples', '20', '--asks', '2000'],
           ...['--out', `${out}/`],
         ],
         { timeout: 180_000 },
