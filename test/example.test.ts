@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,41 @@ async function json(response: Response): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
+describe('example agent host: its command line', () => {
+  it('--help prints the flags and exits 0', async () => {
+    const host = run(['--help']);
+    expect(await host.exited).toBe(0);
+    expect(host.output()).toMatch(/usage: npm start -- \[options\][\s\S]*--sessions N[\s\S]*--max-sessions N/);
+  });
+
+  it('a bad flag names the flag and its rule, exit code 2, no stack trace', async () => {
+    for (const [args, message] of [
+      [['--sessions', 'abc'], /--sessions must be an integer of at least 1 \(got "abc"\)/],
+      [['--api-port', '70000'], /--api-port must be an integer of at least 0 and at most 65535/],
+      [['--nope'], /Unknown option '--nope'/],
+    ] as const) {
+      const host = run([...args]);
+      expect(await host.exited).toBe(2);
+      expect(host.output()).toMatch(message);
+      expect(host.output()).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('a port in use: says which flag, exit code 1, nothing left running', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const host = run(['--sessions', '2', '--rate', '0', '--store', 'memory', '--api-port', String(port)]);
+      expect(await host.exited).toBe(1);
+      expect(host.output()).toContain(`port ${port} is in use (--api-port); pick another, or 0 for any free port`);
+      expect(host.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});
+
 describe('example agent host', () => {
   it('spawns its sessions on both workers, prints its URLs and a status line a second, and exits after --duration', async () => {
     const host = run(['--sessions', '40', '--rate', '80', '--duration', '2.5', '--store', join(storeDir, 'a')]);
@@ -74,6 +109,14 @@ describe('example agent host', () => {
       const stream = new WebSocket(`${api.replace('http', 'ws')}/mine/stream?token=${host.token()}`);
       stream.on('message', (data) => streamed.push(JSON.parse(String(data)) as { value: unknown }));
       await new Promise((resolve) => stream.once('open', resolve));
+      // The stream starts with the current snapshot, before anything happens.
+      await eventually(() => streamed.length === 1);
+      expect(streamed[0]!.value).toMatchObject({ running: { turn: 'idle' } });
+      // Paged: at most `limit` sessions, and the total.
+      const page = await json(await host.fetch(`${api}?offset=1&limit=2`));
+      expect(page).toMatchObject({ total: 5, offset: 1, limit: 2 });
+      expect(page.sessions).toHaveLength(2);
+      expect((await host.fetch(`${api}?limit=0`)).status).toBe(400);
       expect((await host.fetch(`${api}/mine/messages`, { method: 'POST', body: JSON.stringify({ text: 'hello' }) })).status).toBe(202);
       await eventually(async () => ((await json(await host.fetch(`${api}/mine`))).context as { turns: number }).turns === 1);
       const state = await json(await host.fetch(`${api}/mine`));
@@ -161,7 +204,7 @@ describe('example agent host', () => {
     const host = run(['--sessions', '20', '--store', join(storeDir, 'b')]);
     await eventually(() => host.output().includes('sessions 20'), 20_000);
     const sessions = (await json(await host.fetch(`${host.api()}/sessions/conv-0`))).info as { pids: number[] };
-    const list = (await (await host.fetch(`${host.api()}/sessions`)).json()) as Array<{ pids: number[] }>;
+    const list = ((await (await host.fetch(`${host.api()}/sessions?limit=1000`)).json()) as { sessions: Array<{ pids: number[] }> }).sessions;
     const pids = list.flatMap((session) => session.pids);
     expect(pids.length).toBe(20);
     expect(sessions.pids.length).toBe(1);

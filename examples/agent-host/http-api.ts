@@ -1,11 +1,11 @@
 // The example host's HTTP API: what an agent server would put in front of its sessions.
 //
 //   POST   /sessions                 { id?, pool? }  → 201 { id }
-//   GET    /sessions                                 → 200 [session info…]
+//   GET    /sessions?offset=0&limit=100              → 200 { total, offset, limit, sessions: [session info…] }
 //   GET    /sessions/:id                             → 200 { info, value, context }
 //   POST   /sessions/:id/messages    { text }        → 202
 //   DELETE /sessions/:id                             → 204, once the session has shut down
-//   WS     /sessions/:id/stream                      → one JSON message per snapshot
+//   WS     /sessions/:id/stream                      → the current snapshot, then one JSON message per snapshot
 //
 // Every request carries the API token (`authorization: Bearer <token>`, or `?token=` on the
 // stream, which a browser's WebSocket cannot give a header); a request from a web page of another
@@ -129,7 +129,12 @@ export async function serveApi(
     if (collection !== 'sessions') throw new HttpError(404, 'ERR_NOT_FOUND', `no route ${request.method} ${url.pathname}`);
     admit(request, url);
     if (id === undefined || id === '') {
-      if (request.method === 'GET') return reply(response, 200, runtime.list());
+      if (request.method === 'GET') {
+        const offset = pageParam(url, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
+        const limit = pageParam(url, 'limit', 1, 1_000, 100);
+        const all = runtime.list();
+        return reply(response, 200, { total: all.length, offset, limit, sessions: all.slice(offset, offset + limit) });
+      }
       if (request.method === 'POST') {
         const body = await readJson(request);
         if (body.id !== undefined && typeof body.id !== 'string') throw new HttpError(400, 'ERR_BAD_REQUEST', '"id" must be a string');
@@ -183,13 +188,31 @@ export async function serveApi(
     }
     streams.handleUpgrade(request, socket, head, (client) => {
       guardWebSocket(client, logger);
+      // The stream starts with the current snapshot; states seen meanwhile follow it, in order,
+      // without repeating the one just sent.
+      let last: string | undefined;
+      let waiting: string[] | undefined = [];
+      const send = (message: string) => {
+        if (message !== last) client.send(message);
+        last = message;
+      };
+      const message = (snapshot: { value: unknown; context: unknown }) => JSON.stringify({ value: snapshot.value, context: redact(snapshot.context) });
       try {
         const off = runtime.subscribe(id, {
-          next: (snapshot) => client.send(JSON.stringify({ value: snapshot.value, context: redact(snapshot.context) })),
+          next: (snapshot) => (waiting ? waiting.push(message(snapshot)) : send(message(snapshot))),
           complete: () => client.close(1000, 'session ended'),
           error: () => client.close(1011, 'session crashed'),
         });
         client.on('close', off);
+        runtime.getSnapshot(id).then(
+          (snapshot) => {
+            const queued = waiting ?? [];
+            waiting = undefined;
+            send(message(snapshot));
+            for (const later of queued) send(later);
+          },
+          () => client.close(1011, 'session ended'),
+        );
       } catch {
         client.close(1011, 'session ended');
       }
@@ -212,4 +235,13 @@ export async function serveApi(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A paging parameter: an integer within bounds, or a 400 that names it. */
+function pageParam(url: URL, name: string, min: number, max: number, fallback: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new HttpError(400, 'ERR_BAD_REQUEST', `"${name}" must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+  return value;
 }

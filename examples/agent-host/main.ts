@@ -13,21 +13,69 @@ import { pino } from 'pino';
 import { createIpcServer, createRuntime, MailboxFullError, UnknownSessionError } from '../../src/index.js';
 import { serveApi } from './http-api.js';
 
-const { values } = parseArgs({
-  options: {
-    sessions: { type: 'string', default: '1000' },
-    rate: { type: 'string', default: '500' },
-    workers: { type: 'string', default: '2' },
-    duration: { type: 'string' },
-    store: { type: 'string', default: './.actorhost' },
-    'inspector-port': { type: 'string', default: '4600' },
-    'api-port': { type: 'string', default: '4700' },
-    'max-sessions': { type: 'string' },
-  },
-});
-const sessions = Number(values.sessions);
-const turnsPerSecond = Number(values.rate);
+const USAGE = `usage: npm start -- [options]
+
+  --sessions N         agent sessions to spawn (default 1000)
+  --rate N             turns a second the load driver starts, over all sessions (default 500; 0: none)
+  --workers N          worker threads (default 2)
+  --duration S         run S seconds, then shut down (default: until Ctrl-C)
+  --store PATH         the embedded store's directory, or "memory" (default ./.actorhost)
+  --inspector-port N   the inspector's port on 127.0.0.1 (default 4600; 0: any free port)
+  --api-port N         the HTTP API's port on 127.0.0.1 (default 4700; 0: any free port)
+  --max-sessions N     sessions the API lets exist at most (default: twice --sessions)
+  --help               this text
+
+Started again on the same store, it resumes the sessions of its previous run.
+`;
 const out = (line: string) => process.stdout.write(line);
+
+/** A bad command line: the message, the usage, exit code 2 — never a stack trace. */
+function usageError(message: string): never {
+  process.stderr.write(`agent-host: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    options: {
+      sessions: { type: 'string', default: '1000' },
+      rate: { type: 'string', default: '500' },
+      workers: { type: 'string', default: '2' },
+      duration: { type: 'string' },
+      store: { type: 'string', default: './.actorhost' },
+      'inspector-port': { type: 'string', default: '4600' },
+      'api-port': { type: 'string', default: '4700' },
+      'max-sessions': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+try {
+  parsed = parse();
+} catch (error) {
+  usageError((error as Error).message);
+}
+const { values } = parsed;
+if (values.help) {
+  out(USAGE);
+  process.exit(0);
+}
+
+/** A flag's value as a number within its rule, or a usage error naming the flag. */
+function numberFlag(flag: string, value: string | undefined, rule: { min: number; integer?: boolean; max?: number }): number {
+  const number = Number(value);
+  const ok = value !== undefined && value.trim() !== '' && Number.isFinite(number) && number >= rule.min && number <= (rule.max ?? Infinity) && (!rule.integer || Number.isInteger(number));
+  if (!ok) usageError(`--${flag} must be ${rule.integer ? 'an integer' : 'a number'} of at least ${rule.min}${rule.max === undefined ? '' : ` and at most ${rule.max}`} (got ${JSON.stringify(value)})`);
+  return number;
+}
+const sessions = numberFlag('sessions', values.sessions, { min: 1, integer: true });
+const turnsPerSecond = numberFlag('rate', values.rate, { min: 0 });
+const workers = numberFlag('workers', values.workers, { min: 1, integer: true, max: 64 });
+const duration = values.duration === undefined ? undefined : numberFlag('duration', values.duration, { min: 0 });
+const inspectorPort = numberFlag('inspector-port', values['inspector-port'], { min: 0, integer: true, max: 65_535 });
+const apiPort = numberFlag('api-port', values['api-port'], { min: 0, integer: true, max: 65_535 });
+const maxSessions = values['max-sessions'] === undefined ? sessions * 2 : numberFlag('max-sessions', values['max-sessions'], { min: 1, integer: true });
 const tty = process.stdout.isTTY;
 
 const logger = pino({ level: 'warn' });
@@ -35,15 +83,26 @@ let turnsReported = 0;
 const ipc = await createIpcServer({ logger, methods: { turnDone: () => void turnsReported++ } });
 const runtime = await createRuntime({
   machines: { agent: new URL('./agent.machine.js', import.meta.url) },
-  workers: Number(values.workers),
+  workers,
   pools: { conversation: { capacity: sessions * 2, recencyFloorMs: 30_000 } },
   store: values.store === 'memory' ? 'memory' : { path: values.store },
   ipcServer: ipc,
   logger,
 });
-const inspector = await runtime.serveInspector({ port: Number(values['inspector-port']) });
-const maxSessions = Number(values['max-sessions'] ?? sessions * 2);
-const api = await serveApi(runtime, ipc, { port: Number(values['api-port']), pool: 'conversation', maxSessions, logger });
+/** A port already taken: a clear message, everything started so far shut down, exit code 1. */
+async function listening<T>(flag: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    process.stderr.write(`agent-host: port ${port} is in use (--${flag}); pick another, or 0 for any free port\n`);
+    await runtime.shutdown();
+    await ipc.close();
+    process.exit(1);
+  }
+}
+const inspector = await listening('inspector-port', inspectorPort, () => runtime.serveInspector({ port: inspectorPort }));
+const api = await listening('api-port', apiPort, () => serveApi(runtime, ipc, { port: apiPort, pool: 'conversation', maxSessions, logger }));
 out(`inspector: ${inspector.url}\napi:       ${api.url}/sessions  (authorization: Bearer ${api.token})\n`);
 
 const started = performance.now();
@@ -87,7 +146,7 @@ const status = setInterval(() => {
   const stats = runtime.stats();
   const perShard = stats.shards.map((shard) => `shard ${shard.shard}: ${shard.sessions}`).join(', ');
   const line =
-    `sessions ${stats.sessions} (${perShard}) | stored ${stats.evicted} | events/s ${stats.eventsAccepted - lastAccepted}` +
+    `sessions ${stats.sessions} (${perShard}) | evicted ${stats.evicted} | events/s ${stats.eventsAccepted - lastAccepted}` +
     ` | turns/s ${turnsReported - lastReported} | ipc links ${ipc.connections()} | models ${models()} | refused ${refused} | restarts ${stats.restarts}` +
     ` | crashed ${stats.crashed} | loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms`;
   lastAccepted = stats.eventsAccepted;
@@ -113,4 +172,4 @@ async function stop(reason: string): Promise<void> {
 
 process.once('SIGINT', () => void stop('Ctrl-C'));
 process.once('SIGTERM', () => void stop('SIGTERM'));
-if (values.duration) setTimeout(() => void stop(`ran ${values.duration} s`), Number(values.duration) * 1000);
+if (duration !== undefined) setTimeout(() => void stop(`ran ${values.duration} s`), duration * 1000);
