@@ -3,6 +3,7 @@
  * threads. This module is the whole public API.
  */
 export { createRuntime, Runtime } from './runtime/runtime.js';
+export { kind, type KindUrl, type Kinds, type KindsOf, type EventOf, type SnapshotOf, type InputOf } from './runtime/kinds.js';
 export type {
   MemoryReport,
   RuntimeEvents,

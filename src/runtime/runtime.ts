@@ -23,7 +23,8 @@ import type { RuntimeCore } from './core.js';
 import { INSPECTOR_API, type InspectorApi } from './inspector/inspector-api.js';
 import { buildCore } from './build-core.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
-import { SessionHandle } from './sessions/session-handle.js';
+import { SessionHandle, type SessionCalls } from './sessions/session-handle.js';
+import type { EventOf, InputOf, Kinds, KindsOf, SnapshotOf } from './kinds.js';
 import { IdleSweeper } from './pools/idle-sweeper.js';
 import { Intake } from './sessions/intake.js';
 import { Mail } from './sessions/mail.js';
@@ -43,7 +44,6 @@ import type {
   SessionEvent,
   SessionInfo,
   SessionRef,
-  SnapshotListener,
   SpawnOptions,
 } from './types.js';
 import { inspectorApi, measureMemory, stats } from './views/operator-views.js';
@@ -51,7 +51,7 @@ import { inspectorApi, measureMemory, stats } from './views/operator-views.js';
 export { INSPECTOR_API, type InspectorApi } from './inspector/inspector-api.js';
 export type * from './types.js';
 
-export class Runtime {
+export class Runtime<K extends Kinds = Kinds> {
   readonly #core: RuntimeCore;
   readonly #intake: Intake;
   readonly #spawner: Spawner;
@@ -69,8 +69,8 @@ export class Runtime {
   }
 
   /** @internal Use `createRuntime`. */
-  static async create(options: RuntimeOptions): Promise<Runtime> {
-    const runtime = new Runtime(resolveOptions(options));
+  static async create<K extends Kinds>(options: RuntimeOptions): Promise<Runtime<K>> {
+    const runtime = new Runtime<K>(resolveOptions(options));
     await runtime.#start();
     return runtime;
   }
@@ -103,24 +103,24 @@ export class Runtime {
   }
 
   /** Starts a session of machine `kind` on the least-loaded worker; it stays there. */
-  async spawn(kind: string, options: SpawnOptions): Promise<SessionRef> {
+  async spawn<N extends keyof K & string>(kind: N, options: SpawnOptions<InputOf<K, N>>): Promise<SessionRef<K[N]>> {
     this.#assertOpen('spawn');
     const id = await this.#spawner.spawn(kind, options);
-    return new SessionHandle(this, id);
+    return new SessionHandle(this as unknown as SessionCalls, id) as unknown as SessionRef<K[N]>;
   }
 
   /** Queues `event` for the session; resolves once it is accepted (see intake.ts). Never throws. */
-  send(id: string, event: SessionEvent): Promise<void> {
-    return this.#intake.send(id, event);
+  send(id: string, event: EventOf<K>): Promise<void> {
+    return this.#intake.send(id, event as SessionEvent);
   }
 
   /**
    * Sends `event` to the session holding label `to` in `group`, or untargeted by the group's
    * policy; held (kept) when no session has the label. Resolves once accepted or held.
    */
-  async deliver(group: string, event: SessionEvent, options?: { to?: string }): Promise<void> {
+  async deliver(group: string, event: EventOf<K>, options?: { to?: string }): Promise<void> {
     this.#assertOpen('deliver');
-    return this.#mail.deliver(group, event, options);
+    return this.#mail.deliver(group, event as SessionEvent, options);
   }
 
   /** The id of the session holding `label` in `group` (live or stored), or `undefined`. */
@@ -133,12 +133,12 @@ export class Runtime {
    * session's `reply` action gives for it; `NoReplyError` if it handled it without replying,
    * `AskTimeoutError` past `timeoutMs` (default 30 s). Never throws.
    */
-  ask<T = unknown>(id: string, event: SessionEvent, options?: { timeoutMs?: number }): Promise<T> {
-    return this.#intake.ask(id, event, options) as Promise<T>;
+  ask<T = unknown>(id: string, event: EventOf<K>, options?: { timeoutMs?: number }): Promise<T> {
+    return this.#intake.ask(id, event as SessionEvent, options) as Promise<T>;
   }
 
   /** The session's current snapshot, after every event accepted before this call. */
-  async getSnapshot(id: string): Promise<AnyMachineSnapshot> {
+  async getSnapshot(id: string): Promise<SnapshotOf<K>> {
     this.#assertOpen('getSnapshot');
     checkId('getSnapshot', id);
     // Being evicted: wait for it to be stored, then bring it back (as `send` does).
@@ -147,7 +147,7 @@ export class Runtime {
     if (leaving?.mode === 'evict' && !leaving.superseded) await leaving.done;
     const record = this.#core.lifecycle.liveOrReactivated(id);
     this.#core.directory.touch(record);
-    return readSnapshot(this.#core, record);
+    return (await readSnapshot(this.#core, record)) as SnapshotOf<K>;
   }
 
   /** A read-only view of the session, or `undefined`. Does not count as activity. */
@@ -171,7 +171,7 @@ export class Runtime {
    * after this call. An observer's `error` hears of a crash, `complete` of the session's end.
    * Returns the unsubscribe function.
    */
-  subscribe(id: string, listener: SnapshotListener | Partial<Observer<AnyMachineSnapshot>>): () => void {
+  subscribe(id: string, listener: ((snapshot: SnapshotOf<K>) => void) | Partial<Observer<SnapshotOf<K>>>): () => void {
     this.#assertOpen('subscribe');
     checkId('subscribe', id);
     if (typeof listener !== 'function' && (listener === null || typeof listener !== 'object')) {
@@ -180,7 +180,7 @@ export class Runtime {
     const { lifecycle } = this.#core;
     // An evicted session is reactivated (when its pool has room): passivation is invisible.
     const record = lifecycle.liveOrReactivated(id);
-    const observer = typeof listener === 'function' ? { next: listener } : listener;
+    const observer = (typeof listener === 'function' ? { next: listener } : listener) as Partial<Observer<AnyMachineSnapshot>>;
     if (record.observers === undefined) {
       record.observers = new Set();
       lifecycle.enqueueMarker(record, WATCH_ON);
@@ -195,15 +195,11 @@ export class Runtime {
   }
 
   /** Resolves with the first snapshot (current or later) that satisfies `predicate`. */
-  waitFor(
-    id: string,
-    predicate: (snapshot: AnyMachineSnapshot) => boolean,
-    options: { timeoutMs?: number } = {},
-  ): Promise<AnyMachineSnapshot> {
-    return waitForSnapshot(this.#core.options, id, predicate, options, {
-      subscribe: (observer) => this.subscribe(id, observer),
-      getSnapshot: () => this.getSnapshot(id),
-    });
+  waitFor(id: string, predicate: (snapshot: SnapshotOf<K>) => boolean, options: { timeoutMs?: number } = {}): Promise<SnapshotOf<K>> {
+    return waitForSnapshot(this.#core.options, id, predicate as (snapshot: AnyMachineSnapshot) => boolean, options, {
+      subscribe: (observer) => this.subscribe(id, observer as Partial<Observer<SnapshotOf<K>>>),
+      getSnapshot: () => this.getSnapshot(id) as Promise<AnyMachineSnapshot>,
+    }) as Promise<SnapshotOf<K>>;
   }
 
   /** Refcounted pin: a pinned session is never evicted. The returned release is idempotent. */
@@ -364,6 +360,6 @@ export class Runtime {
  * await runtime.shutdown();
  * ```
  */
-export function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  return Runtime.create(options);
+export function createRuntime<M extends RuntimeOptions['machines']>(options: RuntimeOptions & { machines: M }): Promise<Runtime<KindsOf<M>>> {
+  return Runtime.create<KindsOf<M>>(options);
 }

@@ -1,17 +1,17 @@
 /**
  * The public types of the runtime: what `spawn`, `send`, `peek`, `stats` and `on` take and give.
  */
-import type { AnyMachineSnapshot, Observer } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine, EventFrom, Observer, SnapshotFrom } from 'xstate';
 import type { ServerLimits } from './inspector/http-guard.js';
 import type { SessionStatus } from './sessions/session-record.js';
 
-export interface SpawnOptions {
+export interface SpawnOptions<TInput = unknown> {
   /** The session's id; unique among live and evicted sessions. */
   id: string;
   /** The pool it belongs to. Default: `default`. */
   pool?: string;
   /** The machine's input; plain serializable data. */
-  input?: unknown;
+  input?: TInput;
   /** Shut a live (or evicted) session with this id down first instead of failing with `DuplicateSessionError`. */
   replace?: boolean;
   /**
@@ -21,12 +21,12 @@ export interface SpawnOptions {
   label?: { group: string; prefix?: string; key?: string; name?: string };
 }
 
-/** A handle on one session; each method is the runtime's method with this id. */
-export interface SessionRef {
+/** A handle on one session; each method is the runtime's method with this id, typed by its machine. */
+export interface SessionRef<TMachine extends AnyStateMachine = AnyStateMachine> {
   readonly id: string;
-  send(event: SessionEvent): Promise<void>;
-  getSnapshot(): Promise<AnyMachineSnapshot>;
-  subscribe(listener: SnapshotListener | Partial<Observer<AnyMachineSnapshot>>): () => void;
+  send(event: EventFrom<TMachine>): Promise<void>;
+  getSnapshot(): Promise<SnapshotFrom<TMachine>>;
+  subscribe(listener: ((snapshot: SnapshotFrom<TMachine>) => void) | Partial<Observer<SnapshotFrom<TMachine>>>): () => void;
   stop(): Promise<void>;
 }
 

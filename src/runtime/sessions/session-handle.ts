@@ -1,4 +1,4 @@
-import type { AnyMachineSnapshot, Observer } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine, Observer } from 'xstate';
 import type { SessionEvent, SessionRef, SnapshotListener } from '../types.js';
 
 /** What a handle calls: the runtime's methods, with the handle's id. */
@@ -10,7 +10,7 @@ export interface SessionCalls {
 }
 
 /** One object per handle, methods on the prototype: spawning allocates no closures for it. */
-export class SessionHandle implements SessionRef {
+export class SessionHandle implements SessionRef<AnyStateMachine> {
   readonly #runtime: SessionCalls;
   readonly id: string;
 
