@@ -86,7 +86,7 @@ describe('subprocesses never outlive their host', () => {
     try {
       // Killed before any session was resumed (they are listed, none running yet); SIGKILL is
       // delivered asynchronously, so the last ones may take a moment to die.
-      await eventually(() => pids.filter(alive).length === 0, 1_000);
+      await eventually(() => pids.filter(alive).length === 0, 2_000);
       expect(next.list({ status: 'evicted' })).toHaveLength(6);
     } finally {
       await next.shutdown();

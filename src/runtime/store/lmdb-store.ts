@@ -216,7 +216,13 @@ export class LmdbStore implements SessionStore {
   }
 
   recordProcess(pid: number, startTime: string): void {
-    this.#background(this.#processes.put(pid, startTime));
+    // Written before the spawn is reported: a host killed a moment later still has it on record
+    // (a background write could still be queued). One small write per subprocess start.
+    try {
+      this.#processes.putSync(pid, startTime);
+    } catch (error) {
+      this.#onError(error);
+    }
   }
 
   forgetProcess(pid: number): void {
