@@ -16,7 +16,7 @@ export type {
   SpawnOptions,
 } from './runtime/runtime.js';
 export type { Durability, PoolOptions, RuntimeOptions } from './runtime/options.js';
-export type { ServerLimits } from './runtime/inspector/http-guard.js';
+export type { ServerLimits } from './runtime/types.js';
 export type { InspectObserver, InspectOption } from './runtime/inspector/inspection.js';
 export { fromChildProcess } from './actors/child-process.js';
 export { reply } from './protocol/reply.js';

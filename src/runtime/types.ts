@@ -2,7 +2,6 @@
  * The public types of the runtime: what `spawn`, `send`, `peek`, `stats` and `on` take and give.
  */
 import type { AnyMachineSnapshot, AnyStateMachine, EventFrom, Observer, SnapshotFrom } from 'xstate';
-import type { ServerLimits } from './inspector/http-guard.js';
 import type { SessionStatus } from './sessions/session-record.js';
 
 export interface SpawnOptions<TInput = unknown> {
@@ -124,6 +123,18 @@ export interface RuntimeEvents {
    * listed with status `quarantined`, until `retryQuarantined` or `removeQuarantined`. Once.
    */
   quarantined: { id: string; kind: string; pool: string; error: Error };
+}
+
+/** An HTTP server's bounds against idle and slow clients (the inspector's, the example host's). */
+export interface ServerLimits {
+  /** Sockets open at once; more are refused. Default: 64. */
+  maxConnections?: number;
+  /** Default: 5,000 ms. */
+  headersTimeoutMs?: number;
+  /** Default: 10,000 ms. */
+  requestTimeoutMs?: number;
+  /** A socket with no traffic this long is closed (WebSockets excepted). Default: 30,000 ms. */
+  idleTimeoutMs?: number;
 }
 
 export interface InspectorOptions {

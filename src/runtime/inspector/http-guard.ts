@@ -19,18 +19,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 
-export interface ServerLimits {
-  /** Sockets open at once; more are refused. Default: 64. */
-  maxConnections?: number;
-  /** Default: 5,000 ms. */
-  headersTimeoutMs?: number;
-  /** Default: 10,000 ms. */
-  requestTimeoutMs?: number;
-  /** A socket with no traffic this long is closed (WebSockets excepted). Default: 30,000 ms. */
-  idleTimeoutMs?: number;
-}
+import type { ServerLimits } from '../types.js';
+export type { ServerLimits } from '../types.js';
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -106,8 +97,14 @@ export function decodeSegment(segment: string): string | undefined {
   }
 }
 
+/** What `guardWebSocket` needs of a `ws` WebSocket (structural: the package's types need no `@types/ws`). */
+export interface GuardedWebSocket {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  terminate(): void;
+}
+
 /** Gives an accepted WebSocket an error listener and no idle timeout (its own pings keep it alive). */
-export function guardWebSocket(client: WebSocket, logger: Logger): void {
+export function guardWebSocket(client: GuardedWebSocket, logger: Logger): void {
   client.on('error', (error) => {
     logger.debug({ err: error }, 'WebSocket closed on a protocol error');
     client.terminate();
