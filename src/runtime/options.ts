@@ -289,9 +289,13 @@ function resolveStore(store: RuntimeOptions['store']): ResolvedOptions['store'] 
   return { path: store.path };
 }
 
+/** Quiet by default (DESIGN.md): warnings and errors only, to stderr, never into the user's stdout. */
+export function defaultLogger(): Logger {
+  return pino({ name: 'actorhost', level: 'warn' }, pino.destination({ dest: 2, sync: true }));
+}
+
 function resolveLogger(logger: unknown): Logger {
-  // Quiet by default (DESIGN.md): warnings and errors only, to stderr, never into the user's stdout.
-  if (logger === undefined) return pino({ name: 'actorhost', level: 'warn' }, pino.destination({ dest: 2, sync: true }));
+  if (logger === undefined) return defaultLogger();
   const methods = ['info', 'warn', 'error', 'debug', 'child'] as const;
   const missing = methods.filter((method) => typeof (logger as Record<string, unknown> | null)?.[method] !== 'function');
   if (missing.length > 0) {

@@ -15,13 +15,13 @@
  * - `close()` sends `bye` to every client, closes every connection and the server, and removes
  *   the socket file: no handle is left open.
  */
-import { unref, type Clock } from '../options.js';
+import { defaultLogger, unref, type Clock } from '../options.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import {
   LineReader,
   PROTOCOL_VERSION,
@@ -122,7 +122,7 @@ class IpcServerImpl implements IpcServer {
     this.#methods = options.methods ?? {};
     this.#authTimeoutMs = options.authTimeoutMs ?? 5_000;
     this.#serverInfo = options.serverInfo ?? { name: 'actorhost', version: PROTOCOL_VERSION };
-    this.#logger = options.logger ?? pino({ level: 'info' });
+    this.#logger = options.logger ?? defaultLogger();
     this.#clock = options.clock ?? { setTimeout: (callback, ms) => setTimeout(callback, ms), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) };
     this.#tcp = options.tcp;
     this.#path = options.path;

@@ -131,7 +131,12 @@ export class SessionLifecycle {
       return false;
     }
     counters.restarts++;
-    directory.logger(record).warn({ err: error, restarts: decision.charge.length }, 'session failed; restarting it from its snapshot and journal');
+    // The same failure again (a restore that fails the way the last one did): its stack once.
+    const repeated = record.lastFailure === error.message;
+    record.lastFailure = error.message;
+    const log = directory.logger(record);
+    if (repeated) log.warn({ reason: error.message, restarts: decision.charge.length }, 'session failed the same way again; restarting it');
+    else log.warn({ err: error, restarts: decision.charge.length }, 'session failed; restarting it from its snapshot and journal');
     events.emit('restarted', { id: record.id, error });
     return true;
   }

@@ -55,6 +55,8 @@ export class SessionRecord implements Mailbox, PoolMember {
   journal: unknown[] = [];
   /** A fresh IPC link for its connection machines, until its restore has handed it over. */
   relink: { address: unknown; token: string } | undefined;
+  /** The message of its last failure: the same failure again is logged without its stack. */
+  lastFailure: string | undefined;
   /** Restart times inside the restart window. */
   restarts: number[] | undefined;
   /** Subprocesses the session started that have not exited. */
