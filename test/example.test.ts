@@ -117,8 +117,17 @@ describe('example agent host', () => {
       expect(page).toMatchObject({ total: 5, offset: 1, limit: 2 });
       expect(page.sessions).toHaveLength(2);
       expect((await host.fetch(`${api}?limit=0`)).status).toBe(400);
+      // Prometheus metrics, behind the same token; the counters move.
+      const accepted = async () => {
+        const text = await (await host.fetch(`${host.api()}/metrics`)).text();
+        return Number(/^actorhost_events_accepted_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? NaN);
+      };
+      const before = await accepted();
+      expect(before).toBeGreaterThanOrEqual(0);
+      expect((await fetch(`${host.api()}/metrics`)).status).toBe(401);
       expect((await host.fetch(`${api}/mine/messages`, { method: 'POST', body: JSON.stringify({ text: 'hello' }) })).status).toBe(202);
       await eventually(async () => ((await json(await host.fetch(`${api}/mine`))).context as { turns: number }).turns === 1);
+      expect(await accepted()).toBeGreaterThan(before);
       const state = await json(await host.fetch(`${api}/mine`));
       expect(state.context).toMatchObject({ turns: 1, lastMessage: 'hello', streamed: 8 });
       expect(streamed.length).toBeGreaterThan(2);

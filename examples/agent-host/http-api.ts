@@ -5,6 +5,7 @@
 //   GET    /sessions/:id                             → 200 { info, value, context }
 //   POST   /sessions/:id/messages    { text }        → 202
 //   DELETE /sessions/:id                             → 204, once the session has shut down
+//   GET    /metrics                                  → 200 the runtime's metrics, for Prometheus
 //   WS     /sessions/:id/stream                      → the current snapshot, then one JSON message per snapshot
 //
 // Every request carries the API token (`authorization: Bearer <token>`, or `?token=` on the
@@ -32,6 +33,9 @@ import {
 } from '../../src/index.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** Serves the metrics page (the Prometheus exporter's request handler). */
+export type MetricsHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
 class HttpError extends Error {
   constructor(
@@ -90,7 +94,14 @@ function reply(response: ServerResponse, status: number, body?: unknown): void {
 export async function serveApi(
   runtime: Runtime,
   ipc: IpcServer,
-  { port, pool, maxSessions, logger, token = randomBytes(16).toString('hex') }: { port: number; pool: string; maxSessions: number; logger: Logger; token?: string },
+  {
+    port,
+    pool,
+    maxSessions,
+    logger,
+    metrics,
+    token = randomBytes(16).toString('hex'),
+  }: { port: number; pool: string; maxSessions: number; logger: Logger; metrics?: MetricsHandler; token?: string },
 ): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const expected = Buffer.from(token);
   const spawnAgent = async (id: string, poolName: string) => {
@@ -126,6 +137,11 @@ export async function serveApi(
 
   const routes = async (request: IncomingMessage, response: ServerResponse) => {
     const { url, collection, id, sub } = route(request);
+    if (collection === 'metrics' && id === undefined && metrics) {
+      admit(request, url);
+      if (request.method !== 'GET') throw new HttpError(405, 'ERR_METHOD', `${request.method} is not supported on /metrics`);
+      return metrics(request, response);
+    }
     if (collection !== 'sessions') throw new HttpError(404, 'ERR_NOT_FOUND', `no route ${request.method} ${url.pathname}`);
     admit(request, url);
     if (id === undefined || id === '') {

@@ -11,6 +11,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createIpcServer, createRuntime, MailboxFullError, UnknownSessionError } from '../../src/index.js';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { serveApi } from './http-api.js';
 
 const USAGE = `usage: npm start -- [options]
@@ -79,6 +81,9 @@ const maxSessions = values['max-sessions'] === undefined ? sessions * 2 : number
 const tty = process.stdout.isTTY;
 
 const logger = pino({ level: 'warn' });
+// Metrics for Prometheus at GET /metrics on the API (the exporter serves no port of its own).
+const prometheus = new PrometheusExporter({ preventServerStart: true });
+const meterProvider = new MeterProvider({ readers: [prometheus] });
 let turnsReported = 0;
 const ipc = await createIpcServer({ logger, methods: { turnDone: () => void turnsReported++ } });
 const runtime = await createRuntime({
@@ -87,6 +92,7 @@ const runtime = await createRuntime({
   pools: { conversation: { capacity: sessions * 2, recencyFloorMs: 30_000 } },
   store: values.store === 'memory' ? 'memory' : { path: values.store },
   ipcServer: ipc,
+  meterProvider,
   logger,
 });
 /** A port already taken: a clear message, everything started so far shut down, exit code 1. */
@@ -102,7 +108,7 @@ async function listening<T>(flag: string, port: number, start: () => Promise<T>)
   }
 }
 const inspector = await listening('inspector-port', inspectorPort, () => runtime.serveInspector({ port: inspectorPort }));
-const api = await listening('api-port', apiPort, () => serveApi(runtime, ipc, { port: apiPort, pool: 'conversation', maxSessions, logger }));
+const api = await listening('api-port', apiPort, () => serveApi(runtime, ipc, { port: apiPort, pool: 'conversation', maxSessions, logger, metrics: (request, response) => prometheus.getMetricsRequestHandler(request, response) }));
 out(`inspector: ${inspector.url}\napi:       ${api.url}/sessions  (authorization: Bearer ${api.token})\n`);
 
 const started = performance.now();
@@ -167,6 +173,7 @@ async function stop(reason: string): Promise<void> {
   await api.close();
   await runtime.shutdown();
   await ipc.close();
+  await meterProvider.shutdown();
   out(`shut down in ${Math.round(performance.now() - shutdownStarted)} ms\n`);
 }
 

@@ -19,6 +19,7 @@ import { MemoryStore } from './store/store.js';
 import { startSupervisor } from './supervision/supervisor.js';
 import { ProcessLedger } from './workers/process-ledger.js';
 import { WorkerFleet } from './workers/worker-fleet.js';
+import { RuntimeMetrics } from './metrics.js';
 
 /** The shared core and its parts; each part reaches the others through it. */
 export function buildCore(options: ResolvedOptions): RuntimeCore {
@@ -31,8 +32,9 @@ export function buildCore(options: ResolvedOptions): RuntimeCore {
     now: options.now,
     machines: new Map(),
     pools,
-    totals: { mailboxed: 0 },
-    counters: { crashed: 0, restarts: 0, evictions: 0, eventsAccepted: 0 },
+    totals: { mailboxed: 0, processed: 0 },
+    counters: { crashed: 0, restarts: 0, evictions: 0, eventsAccepted: 0, passivations: { capacity: 0, idle: 0, memory: 0 } },
+    metrics: new RuntimeMetrics(),
     inspection: observer ? new InspectionRelay(observer, options.inspect.settings) : undefined,
     store: new MemoryStore(),
     journaling: false,

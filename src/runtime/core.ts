@@ -7,6 +7,7 @@ import type { AnyStateMachine, InspectionEvent } from 'xstate';
 import type { Logger } from 'pino';
 import type { RuntimeEventHub } from './events.js';
 import type { InspectionRelay } from './inspector/inspection.js';
+import type { RuntimeMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassiveAlarms } from './pools/alarms.js';
 import type { MemoryShedder } from './pools/memory-shedder.js';
@@ -28,6 +29,8 @@ export interface RuntimeCounters {
   evictions: number;
   /** Every event accepted since start: a running total, whatever happens to workers. */
   eventsAccepted: number;
+  /** Sessions passivated, by reason. */
+  passivations: Record<'capacity' | 'idle' | 'memory', number>;
 }
 
 export interface RuntimeCore {
@@ -40,6 +43,8 @@ export interface RuntimeCore {
   readonly totals: MailboxTotals;
   readonly counters: RuntimeCounters;
   readonly inspection: InspectionRelay | undefined;
+  /** OpenTelemetry instruments and diagnostics_channel hooks (metrics.ts). */
+  readonly metrics: RuntimeMetrics;
   store: SessionStore;
   /** Every accepted event goes to the store's journal (set once the store is open). */
   journaling: boolean;

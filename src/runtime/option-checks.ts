@@ -121,3 +121,11 @@ export function resolveGroups(groups: unknown): ReadonlyMap<string, Required<Gro
   }
   return resolved;
 }
+
+/** `options.meterProvider`: anything with `getMeter` (an OpenTelemetry MeterProvider). */
+export function meterProvider<T>(value: T | undefined): T | undefined {
+  if (value !== undefined && typeof (value as { getMeter?: unknown } | null)?.getMeter !== 'function') {
+    throw new InvalidOptionError(`options.meterProvider must be an OpenTelemetry MeterProvider (with getMeter) (got ${show(value)})`);
+  }
+  return value;
+}

@@ -8,17 +8,12 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
-import { boolean, resolveGroups, resolveMemory, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs, type GroupOptions } from './option-checks.js';
+import type { MeterProviderLike } from './metrics.js';
+import type { IpcTokens } from './types.js';
+import { boolean, meterProvider, resolveGroups, resolveMemory, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs, type GroupOptions } from './option-checks.js';
 import { resolveInspect, type InspectObserver, type InspectOption } from './inspector/inspection.js';
 import type { InspectSettings } from '../protocol/wire.js';
 
-/** What the runtime uses of the IPC server (`createIpcServer`). */
-export interface IpcTokens {
-  readonly address: { path: string } | { host: '127.0.0.1'; port: number };
-  issueToken(sessionId: string): string;
-  revoke(sessionId: string): void;
-  hasToken(sessionId: string): boolean;
-}
 
 /** One partition of sessions with its own bound. */
 export interface PoolOptions {
@@ -92,6 +87,8 @@ export interface RuntimeOptions {
    * worker's `resourceLimits.maxOldGenerationSizeMb`.
    */
   memory?: { workerHeapHighMb?: number; workerHeapLowMb?: number };
+  /** An OpenTelemetry MeterProvider to report to. Default: the global one, if `@opentelemetry/api` is installed. */
+  meterProvider?: MeterProviderLike;
   /** Groups sessions take labels in, and how `deliver` treats each (see GroupOptions). */
   groups?: Record<string, GroupOptions>;
   /** The clock, for recency floors and restart windows. Default: `Date.now`. */
@@ -163,6 +160,7 @@ export interface ResolvedOptions {
   readonly subprocessGraceMs: number;
   readonly memory: { workerHeapHighMb: number; workerHeapLowMb: number };
   readonly groups: ReadonlyMap<string, Required<GroupOptions>>;
+  readonly meterProvider: MeterProviderLike | undefined;
   readonly now: () => number;
   readonly setTimeout: Clock['setTimeout'];
   readonly clearTimeout: Clock['clearTimeout'];
@@ -192,6 +190,7 @@ const KNOWN_OPTIONS = new Set([
   'subprocessGraceMs',
   'memory',
   'groups',
+  'meterProvider',
   'now',
   'clock',
   'standbyWorker',
@@ -245,6 +244,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     maxEventBytes: positiveInteger('options.maxEventBytes', options.maxEventBytes, 1024 * 1024),
     resourceLimits,
     groups: resolveGroups(options.groups),
+    meterProvider: meterProvider(options.meterProvider),
     memory: resolveMemory(objectOption('options.memory', options.memory), resourceLimits.maxOldGenerationSizeMb ?? 1_024),
     logger: resolveLogger(options.logger),
     store: resolveStore(options.store),

@@ -92,6 +92,7 @@ export class Runtime<K extends Kinds = Kinds> {
     }
     // What a dead host left running is killed before any of its sessions is resumed.
     reapSurvivors(core.store, core.logger);
+    await core.metrics.start(core, core.options.meterProvider);
     core.labels.load(core.store, core.store.list());
     this.#mail.load();
     core.lifecycle.resume();
@@ -325,6 +326,7 @@ export class Runtime<K extends Kinds = Kinds> {
     this.#idle.stop();
     core.alarms.stop();
     this.#mail.stop();
+    core.metrics.stop();
     await this.#inspectorServer?.close();
     await core.stopper.stopAll('shutdown');
     await Promise.allSettled(core.fleet.recoveries());

@@ -153,3 +153,11 @@ export interface ChartNode {
 }
 
 export type Handler<E extends keyof RuntimeEvents> = (payload: RuntimeEvents[E]) => void;
+
+/** What the runtime uses of the IPC server (`createIpcServer`). */
+export interface IpcTokens {
+  readonly address: { path: string } | { host: '127.0.0.1'; port: number };
+  issueToken(sessionId: string): string;
+  revoke(sessionId: string): void;
+  hasToken(sessionId: string): boolean;
+}

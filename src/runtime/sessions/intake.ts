@@ -20,6 +20,7 @@ import { PlainCopier, describe } from '../../protocol/plain-data.js';
 import { createPackr } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import { MAX_TIMER_MS } from '../options.js';
+import { channels } from '../metrics.js';
 import type { SessionEvent } from '../types.js';
 import type { SessionRecord } from './session-record.js';
 import { checkId } from './spawn-options.js';
@@ -135,6 +136,7 @@ export class Intake {
     }
     const seq = record.journalEvent(copy, bytes);
     core.counters.eventsAccepted++;
+    if (channels.send.hasSubscribers) channels.send.publish({ id, type: copy.type });
     core.directory.touch(record);
     if (core.eventTaps) core.eventTaps.get(id)?.forEach((tap) => tap(copy));
     // A session in byId is starting, active or restarting (a stopping one has left it).

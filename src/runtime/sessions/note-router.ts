@@ -19,6 +19,7 @@ import {
   type WireSnapshot,
 } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
+import { channels } from '../metrics.js';
 import type { Shard } from '../workers/shard.js';
 import type { SessionRecord } from './session-record.js';
 
@@ -103,8 +104,14 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
       case NOTE_BUSY: {
         if (!record) break;
         record.busy = note[2];
+        if (record.busy) {
+          record.busySince = core.now();
+          if (channels.turn.hasSubscribers) channels.turn.publish({ id: record.id, busy: true });
+          break;
+        }
+        core.metrics.turnEnded(record.id, record.pool, core.now() - record.busySince);
         // A turn ended: its pool may be waiting for a candidate to come back to capacity.
-        if (!record.busy) rebalance(core, record);
+        rebalance(core, record);
         break;
       }
       case NOTE_REPLY:

@@ -14,6 +14,7 @@
 import { PoolFullError, SessionCrashedError, SessionQuarantinedError, UnknownSessionError, WorkerStartError } from '../../errors.js';
 import { fromWireError, toWireError, type SpawnRequest, type SpawnResult } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
+import { channels } from '../metrics.js';
 import { decideRestart, makeRoom } from '../supervision/decisions.js';
 import type { StoredSession } from '../store/store.js';
 import type { Mailbox, Shard } from '../workers/shard.js';
@@ -54,7 +55,8 @@ export class SessionLifecycle {
   }
 
   /** Restores a session from its snapshot and journal under a fresh key (see the contract). */
-  restore(record: SessionRecord): Promise<void> {
+  restore(record: SessionRecord, cause: 'restart' | 'worker' | 'reactivation' = 'restart'): Promise<void> {
+    if (channels.restore.hasSubscribers) channels.restore.publish({ id: record.id, cause });
     const run = (async () => {
       for (;;) {
         const request = this.#restoreRequest(record);
@@ -245,7 +247,7 @@ export class SessionLifecycle {
     directory.register(record);
     record.status = 'restarting';
     events.emit('reactivated', { id, pool: record.pool });
-    void this.restore(record);
+    void this.restore(record, 'reactivation');
     return record;
   }
 
@@ -270,6 +272,8 @@ export class SessionLifecycle {
   evict(record: SessionRecord, reason: 'capacity' | 'idle' | 'memory' = 'capacity'): Promise<void> {
     const { counters, stopper, directory, events } = this.#core;
     counters.evictions++;
+    counters.passivations[reason]++;
+    if (channels.evict.hasSubscribers) channels.evict.publish({ id: record.id, reason });
     const done = stopper.stop(record, 'evict');
     directory.logger(record).info({ pool: record.pool, reason }, 'session evicted');
     events.emit('evicted', { id: record.id, pool: record.pool, done });

@@ -21,6 +21,8 @@ export const POISONED = undefined;
 export interface MailboxTotals {
   /** Events accepted and not yet processed, over all sessions. */
   mailboxed: number;
+  /** Events processed, over all sessions (a running total). */
+  processed: number;
 }
 
 export class SessionRecord implements Mailbox, PoolMember {
@@ -37,8 +39,9 @@ export class SessionRecord implements Mailbox, PoolMember {
   processed = 0;
   lastActiveAt: number;
   pins = 0;
-  /** In a state tagged busy (the worker says so when it changes). */
+  /** In a state tagged busy (the worker says so when it changes), and since when. */
   busy = false;
+  busySince = 0;
   lruPrev: SessionRecord | undefined;
   lruNext: SessionRecord | undefined;
   /** Its pool's LRU list while it is in it (it leaves when its stop or eviction begins). */
@@ -145,6 +148,7 @@ export class SessionRecord implements Mailbox, PoolMember {
     this.inFlightBytes = waiting > 1 ? this.inFlightBytes - this.inFlightBytes / waiting : 0;
     this.processed++;
     this.#totals.mailboxed--;
+    this.#totals.processed++;
     // Its mailbox emptied: it may be the candidate an over-capacity pool waits for.
     const pool = this.pooledIn;
     if (waiting === 1 && pool !== undefined && pool.size > pool.capacity) pool.onCandidate?.(pool);

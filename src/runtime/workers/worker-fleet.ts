@@ -202,7 +202,7 @@ export class WorkerFleet {
         record.shard = replacement;
         if (record === blamed && !lifecycle.charge(record, cause, culprit!.seq || undefined)) continue;
         directory.rekey(record);
-        restores.push(lifecycle.restore(record));
+        restores.push(lifecycle.restore(record, 'worker'));
       }
       await Promise.all(restores);
       replacement.logger.info({ restored: restores.length }, 'worker replaced; sessions restored');
