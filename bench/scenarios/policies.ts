@@ -88,3 +88,35 @@ export async function orphanTime(sessions: number): Promise<{ sessions: number; 
     rmSync(store, { recursive: true, force: true });
   }
 }
+
+/**
+ * The metrics' cost: events/s on the core counter with no MeterProvider, and with one whose reader
+ * collects every 100 ms (far more often than a Prometheus scrape).
+ */
+export async function metricsCost(withProvider: boolean, sessions: number, events: number): Promise<number> {
+  const { MeterProvider, MetricReader } = await import('@opentelemetry/sdk-metrics');
+  class Reader extends MetricReader {
+    protected override onShutdown(): Promise<void> {
+      return Promise.resolve();
+    }
+    protected override onForceFlush(): Promise<void> {
+      return Promise.resolve();
+    }
+  }
+  const reader = new Reader();
+  const provider = withProvider ? new MeterProvider({ readers: [reader] }) : undefined;
+  const runtime = await runtimeWith({ workers: 2, ...(provider ? { meterProvider: provider } : {}) });
+  const collecting = provider ? setInterval(() => void reader.collect(), 100) : undefined;
+  try {
+    const ids = Array.from({ length: sessions }, (_, i) => `s${i}`);
+    await Promise.all(ids.map((id) => runtime.spawn('counter', { id })));
+    const started = performance.now();
+    await drive(events, 2_000, (i) => void runtime.send(ids[i % sessions]!, INC));
+    await until(() => runtime.stats().mailboxed === 0);
+    return events / ((performance.now() - started) / 1000);
+  } finally {
+    clearInterval(collecting);
+    await runtime.shutdown();
+    await provider?.shutdown();
+  }
+}
