@@ -4,9 +4,12 @@
 //   npm run bench                                   # everything (a few minutes)
 //   npm run bench -- --only core,cpu                # some scenarios: core cpu storm supervision ipc inspection hardening
 //   npm run bench -- --sizes 10000 --events 1000000 # core at one size
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { logHistogram, lineChart, markdown, writeReport, type Table } from './report.js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { logHistogram, lineChart, markdown, writeReport, type RunInfo, type Table } from './report.js';
 import { actorhostSubject, inProcessSubject, measure, rawWorkersSubject, type CoreConfig, type CoreResult } from './scenarios/core.js';
 import { inspectionCost, inspectorPageCost } from './scenarios/inspection.js';
 import { ipcThroughput } from './scenarios/ipc.js';
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     'page-sessions': { type: 'string', default: '100000' },
     'churn-sessions': { type: 'string', default: '250000' },
     'walker-events': { type: 'string', default: '2000000' },
+    repeat: { type: 'string', default: '2' },
     'busy-events': { type: 'string', default: '300000' },
     'orphan-sessions': { type: 'string', default: '50' },
     'ask-samples': { type: 'string', default: '500' },
@@ -52,6 +56,7 @@ const ALL = ['core', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'harden
 type Scenario = (typeof ALL)[number];
 const chosen = (values.only?.split(',') ?? [...ALL]) as Scenario[];
 const workers = Number(values.workers);
+const repeat = Math.max(1, Number(values.repeat));
 const tables: Table[] = [];
 const charts: string[] = [];
 const data: Record<string, unknown> = { node: process.version, workers };
@@ -61,7 +66,7 @@ if (!(globalThis as { gc?: unknown }).gc) process.stderr.write('note: run with n
 
 /** One line per phase on stderr, with a bar and the time so far: the run's progress. */
 let step = 0;
-const steps = chosen.reduce((sum, name) => sum + (name === 'core' ? sizes().length * 3 : 1), 0);
+const steps = chosen.reduce((sum, name) => sum + (name === 'core' ? sizes().length * 4 : 1), 0);
 function progress(label: string): void {
   step++;
   const width = 24;
@@ -93,12 +98,21 @@ async function runCore(): Promise<void> {
   for (const sessions of sizes()) {
     const config: CoreConfig = { sessions, events: Number(values.events), workers, chunk: 2_000, latencySamples: Number(values.samples), warmupEvents: 200_000 };
     progress(`core, ${sessions} sessions: actorhost`);
-    const actorhost = await measure(await actorhostSubject(workers), config);
+    // Repeated: the table shows the spread of the runs.
+    const runs: CoreResult[] = [];
+    for (let run = 0; run < repeat; run++) runs.push(await measure(await actorhostSubject(workers), config));
+    const actorhost = runs[0]!;
+    progress(`core, ${sessions} sessions: actorhost on LMDB, 'journal'`);
+    const durable = await measure(await actorhostSubject(workers, mkdtempSync(join(tmpdir(), 'actorhost-bench-core-'))), config);
     progress(`core, ${sessions} sessions: in-process XState`);
     const inProcess = await measure(await inProcessSubject(), config);
     progress(`core, ${sessions} sessions: raw worker_threads`);
     const rawWorkers = await measure(await rawWorkersSubject(workers), config);
-    results[sessions] = { actorhost, inProcess, rawWorkers };
+    results[sessions] = { actorhost, durable, inProcess, rawWorkers };
+    const spread = (key: Numeric) => {
+      const values = runs.map((r) => r[key]);
+      return runs.length < 2 ? '' : ` (${format(Math.min(...values))}–${format(Math.max(...values))})`;
+    };
     const rows: Array<{ metric: string; key: Numeric; unit: string; target?: [string, (r: CoreResult) => boolean] }> = [
       { metric: 'trivial events/s', key: 'eventsPerSec', unit: '/s', target: ['≥ 1.5× (a), ≥ 0.8× (b)', (r) => r.eventsPerSec >= 1.5 * inProcess.eventsPerSec && r.eventsPerSec >= 0.8 * rawWorkers.eventsPerSec] },
       { metric: 'send→snapshot p50 at 10% load', key: 'latencyP50Us', unit: 'µs', target: ['≤ 100 µs', (r) => r.latencyP50Us <= 100] },
@@ -110,10 +124,11 @@ async function runCore(): Promise<void> {
     ];
     show({
       title: `Core — ${sessions.toLocaleString('en-US')} sessions, ${config.events.toLocaleString('en-US')} trivial events, ${workers} workers`,
-      header: ['metric', 'actorhost', '(a) in-process', '(b) raw workers', 'vs (a)', 'vs (b)', 'target', 'met'],
+      header: ['metric', `actorhost (memory store; ${repeat} runs: first (min–max))`, "actorhost (LMDB, 'journal': the default)", '(a) in-process', '(b) raw workers', 'vs (a)', 'vs (b)', 'target', 'met'],
       rows: rows.map((row) => [
         row.metric,
-        `${format(actorhost[row.key])} ${row.unit}`,
+        `${format(actorhost[row.key])} ${row.unit}${spread(row.key)}`,
+        `${format(durable[row.key])} ${row.unit}`,
         `${format(inProcess[row.key])} ${row.unit}`,
         `${format(rawWorkers[row.key])} ${row.unit}`,
         ratio(actorhost[row.key], inProcess[row.key]),
@@ -123,11 +138,11 @@ async function runCore(): Promise<void> {
       ]),
       note: `Latency under 10% of each subject's peak: actorhost ${format(actorhost.latencyLoadEventsPerSec)}/s, (a) ${format(inProcess.latencyLoadEventsPerSec)}/s, (b) ${format(rawWorkers.latencyLoadEventsPerSec)}/s.`,
     });
-    const subjects = { actorhost, '(a) in-process': inProcess, '(b) raw workers': rawWorkers };
+    const subjects = { actorhost, "actorhost (LMDB, 'journal')": durable, '(a) in-process': inProcess, '(b) raw workers': rawWorkers };
     charts.push(
       logHistogram(`send→snapshot latency at 10% load, ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, values: r.latencySamplesUs })), 'µs'),
       lineChart(`throughput over time, ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, points: r.series.map((p) => [p.ms / 1000, p.eventsPerSec] as [number, number]) })), 'seconds', 'events/s'),
-      lineChart(`host event-loop delay (max per 100 ms), ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, points: r.series.map((p) => [p.ms / 1000, p.loopDelayMaxMs] as [number, number]) })), 'seconds', 'ms'),
+      lineChart(`host event-loop delay (max per 25 ms), ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, points: r.series.map((p) => [p.ms / 1000, p.loopDelayMaxMs] as [number, number]) })), 'seconds', 'ms'),
     );
   }
   // The per-sample arrays stay out of the JSON: the charts have them.
@@ -363,5 +378,23 @@ for (const name of chosen) {
 
 mkdirSync(values.out, { recursive: true });
 const stamp = new Date().toISOString();
-const files = writeReport(values.out, stamp, { at: stamp, ...data }, tables, charts);
+const info: RunInfo = {
+  machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}`,
+  node: process.version,
+  commit: commitOf(),
+  options: `workers ${workers}; core sizes ${sizes().join(', ')}, ${Number(values.events).toLocaleString('en-US')} events, ${repeat} runs of actorhost each; scenarios ${chosen.join(', ')}`,
+};
+const files = writeReport(values.out, stamp, { at: stamp, ...info, ...data }, tables, charts, info);
 process.stdout.write(`\nwritten: ${files.join(', ')}\n`);
+
+/** The checked-out commit, and whether the tree has changes. */
+function commitOf(): string {
+  try {
+    const cwd = new URL('../..', import.meta.url).pathname;
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${commit} (with uncommitted changes)` : commit;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}

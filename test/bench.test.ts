@@ -38,7 +38,7 @@ describe('npm run bench', () => {
       cpu: { actorhost: number; inProcess: number };
       storm: { lost: number; recoveriesMs: number[] };
     };
-    expect(Object.keys(report.core['300']!)).toEqual(['actorhost', 'inProcess', 'rawWorkers']);
+    expect(Object.keys(report.core['300']!)).toEqual(['actorhost', 'durable', 'inProcess', 'rawWorkers']);
     for (const result of Object.values(report.core['300']!)) {
       expect(result.eventsPerSec).toBeGreaterThan(0);
       expect(result.bytesPerIdleSession).toBeGreaterThan(0);
@@ -51,5 +51,9 @@ describe('npm run bench', () => {
     const html = readFileSync(join(out, 'latest.html'), 'utf8');
     expect(html.match(/<svg /g)?.length).toBe(3);
     expect(html).not.toMatch(/(src|href)="https?:/);
+    // The page says what the run was made on and with.
+    expect(html).toMatch(/<dt>commit<\/dt><dd>[0-9a-f]{7}/);
+    expect(html).toMatch(/<dt>machine<\/dt><dd>\d+ × /);
+    expect((report as unknown as { commit: string }).commit).toMatch(/^[0-9a-f]{7}/);
   });
 });
