@@ -133,7 +133,7 @@ export class ShardHost {
       // Inspection off: no `inspect` option, so XState builds no inspection events at all.
       const inspect = this.#inspector.inspects(kind) ? (event: InspectionEvent) => this.#inspector.record(key, event) : undefined;
       const stored = request.snapshot ? this.#packr.unpack(request.snapshot) : undefined;
-      created = createSessionActor(machineKind, { id, input, stored, clock: this.#clockFor(key), inspect });
+      created = createSessionActor(machineKind, { id, input, stored, clock: this.#clock, inspect });
     } catch (error) {
       return error instanceof RestoreFailure ? { ...toWireError(error), quarantine: true } : toWireError(error);
     }
@@ -183,7 +183,7 @@ export class ShardHost {
     // A restored snapshot runs no entry actions: a failure to start it is structural (a child
     // the machine no longer has), the same on every try.
     if (session.failure && request.snapshot) session.failure.quarantine = true;
-    rearm(actor, timers, Date.now());
+    if (timers.length > 0) this.#run(key, 0, rearm, actor, timers, Date.now());
     const replay = request.replay ?? [];
     for (let index = 0; index < replay.length && session.failure === undefined; index += 2) {
       this.#deliver(session, replay[index] as number, replay[index + 1] as { type: string });
@@ -283,19 +283,18 @@ export class ShardHost {
    * The session's timers run through this clock: each runs naming its session (a timer that
    * hangs the worker is charged to it), and what it changes is persisted (no rollback).
    */
-  #clockFor(key: number): SessionClock {
-    const changed = () => {
-      const session = this.#sessions.get(key);
-      if (session === undefined || session.starting || !this.#noRollback) return;
-      // Armed by the host's event: persisted right after it (a failure later in the same tick
-      // must not lose the deadline); otherwise at the end of the tick.
-      if (this.#processingKey === key) session.armed = true;
-      else this.#dirty.mark(session);
-    };
-    return sessionClock(changed, (fn) => {
-      this.#run(key, 0, fn);
-      changed();
-    });
+  readonly #clock: SessionClock = sessionClock(() => sessionContext.getStore(), (key) => this.#timerChanged(key), (key, fn) => {
+    this.#run(key, 0, fn);
+    this.#timerChanged(key);
+  });
+
+  /** A timer of session `key` was armed or fired: persisted (see the contract). */
+  #timerChanged(key: number): void {
+    const session = this.#sessions.get(key);
+    if (session === undefined || session.starting || !this.#noRollback) return;
+    // Armed by the host's event: persisted right after it (a crash later in the tick must not lose it).
+    if (this.#processingKey === key) session.armed = true;
+    else this.#dirty.mark(session);
   }
 
   /** The session failed: the answer to its spawn while it starts, a crash note after. */
