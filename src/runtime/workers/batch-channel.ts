@@ -90,8 +90,11 @@ export class BatchChannel {
   /** Earlier views stay valid: they keep the old buffer, which is never written again. */
   #grow(needed: number): void {
     const old = this.#builder;
+    const length = this.#length;
     this.#newBuilder(Math.max(needed, old.length * 2));
-    this.#builder.set(old.subarray(0, this.#length));
+    // Everything appended so far moves along (a new builder starts empty).
+    this.#builder.set(old.subarray(0, length));
+    this.#length = length;
   }
 
   #newBuilder(bytes: number): void {
