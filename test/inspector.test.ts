@@ -13,7 +13,7 @@ let url: string;
 
 beforeAll(async () => {
   runtime = await createRuntime({
-    machines: { light: fixture('light') },
+    machines: { light: fixture('light'), secretive: fixture('secretive') },
     workers: 2,
     logger: silentLogger,
     store: 'memory',
@@ -82,6 +82,24 @@ describe('runtime.serveInspector', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}inspector.png`, fullPage: true });
+    // The token left the address bar; the cookie the page set lets it come back without it.
+    expect(page.url()).not.toContain('token=');
+    await page.goto(url.replace(/\?token=.*/, ''));
+    await page.locator('#sessions tr[data-id="light-3"]').waitFor({ timeout: 10_000 });
     await page.close();
+  });
+
+  it('never shows a secret in a session’s context: the connection token is redacted', async () => {
+    await runtime.spawn('secretive', { id: 'secret-1', pool: 'lights', input: { ipc: { address: { path: '/tmp/x' }, token: 'sekret-123' }, Password: 'hunter2', name: 'visible' } });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(url);
+    await page.locator('#sessions tr[data-id="secret-1"]').click({ timeout: 10_000 });
+    await page.locator('body', { hasText: 'visible' }).waitFor({ timeout: 5_000 });
+    const text = await page.locator('body').innerText();
+    expect(text).toContain('[redacted]');
+    expect(text).not.toContain('sekret-123');
+    expect(text).not.toContain('hunter2');
+    await page.close();
+    await runtime.stop('secret-1');
   });
 });

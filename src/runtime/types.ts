@@ -144,6 +144,11 @@ export interface InspectorOptions {
   host?: string;
   /** Connection cap and timeouts against idle and slow clients (defaults in `ServerLimits`). */
   limits?: ServerLimits;
+  /**
+   * Keys (any case) whose values the page never shows in a context or an event, at any depth.
+   * Default: token, password, secret, authorization, apiKey — the connection machine's token included.
+   */
+  redact?: readonly string[];
 }
 
 export interface ChartNode {

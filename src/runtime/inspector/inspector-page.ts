@@ -59,8 +59,10 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
   </div>
 </main>
 <script>
-  const token = new URLSearchParams(location.search).get('token');
-  const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws?token=' + encodeURIComponent(token));
+  // The token came in the URL once; the server set it as a cookie, so it leaves the address bar
+  // and the history (the WebSocket carries the cookie).
+  if (location.search.includes('token=')) history.replaceState(null, '', location.pathname + location.hash);
+  const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
   const PAGE = 50;
   let offset = 0, total = 0, selected = null, lastProcessed = null, lastAt = 0;
   const $ = (selector) => document.querySelector(selector);

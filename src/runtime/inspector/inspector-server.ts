@@ -3,8 +3,11 @@
  * random access token.
  *
  * Contract:
- * - Every request — the page and the WebSocket upgrade — must carry `?token=<token>`; without it
- *   the answer is 401 and nothing else.
+ * - Every request — the page and the WebSocket upgrade — must carry the token: `?token=<token>`, or
+ *   the cookie the page's first answer sets (HttpOnly, SameSite=Strict), so the page can drop the
+ *   token from its URL. Without it the answer is 401 and nothing else.
+ * - What it shows of a session's context and events is redacted: values under a key in `redact`
+ *   (default: token, password, secret, authorization, apiKey; any case) are `[redacted]`.
  * - Nothing it reads counts as activity (no LRU touch): it uses the runtime's inspector view.
  * - Feed (server → page): `summary` every 500 ms (shards, pools, totals, recent failures); `page`
  *   in answer to `{ type: 'page', offset, limit, pool?, status?, search? }` — the table is paged on
@@ -23,22 +26,28 @@ import { INSPECTOR_PAGE } from './inspector-page.js';
 import type { InspectorApi } from '../runtime.js';
 
 const SUMMARY_MS = 500;
+const COOKIE = 'actorhost_inspector';
+/** Keys whose values the inspector never shows (any case): the connection machine's token among them. */
+export const DEFAULT_REDACT = ['token', 'password', 'secret', 'authorization', 'apiKey'];
 const RECENT_EVENTS = 50;
 /** The page sends small requests; a larger frame is an error that closes its socket. */
 const MAX_FRAME_BYTES = 16 * 1024;
 
 export async function serveInspector(
   api: InspectorApi,
-  { port = 0, host = '127.0.0.1', limits }: { port?: number; host?: string; limits?: ServerLimits },
+  { port = 0, host = '127.0.0.1', limits, redact = DEFAULT_REDACT }: { port?: number; host?: string; limits?: ServerLimits; redact?: readonly string[] },
   logger: Logger,
   clock: Clock,
 ): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const token = randomBytes(24).toString('hex');
   const expected = Buffer.from(token);
-  const authorized = (target: URL | undefined) => {
-    const given = Buffer.from(target?.searchParams.get('token') ?? '');
+  const cookie = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+  const authorized = (target: URL | undefined, request: IncomingMessage) => {
+    const fromCookie = /(?:^|;\s*)actorhost_inspector=([0-9a-f]+)/.exec(request.headers.cookie ?? '')?.[1];
+    const given = Buffer.from(target?.searchParams.get('token') ?? fromCookie ?? '');
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
+  const hidden = new Set(redact.map((key) => key.toLowerCase()));
 
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     const target = parseTarget(request);
@@ -46,7 +55,7 @@ export async function serveInspector(
       response.writeHead(400, { 'content-type': 'text/plain' }).end('400: malformed request target\n');
       return;
     }
-    if (!authorized(target)) {
+    if (!authorized(target, request)) {
       response.writeHead(401, { 'content-type': 'text/plain' }).end('401: this inspector needs its ?token=… (printed when it started)\n');
       return;
     }
@@ -56,19 +65,25 @@ export async function serveInspector(
       return;
     }
     response
-      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self' 'unsafe-inline'; connect-src 'self'" })
+      .writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': "default-src 'self' 'unsafe-inline'; connect-src 'self'",
+        'set-cookie': cookie,
+        'referrer-policy': 'no-referrer',
+      })
       .end(INSPECTOR_PAGE);
   };
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!authorized(parseTarget(request))) {
+    if (!authorized(parseTarget(request), request)) {
       refuseUpgrade(socket, '401 Unauthorized');
       return;
     }
     sockets.handleUpgrade(request, socket, head, (client) => {
       guardWebSocket(client, logger);
-      serve(api, client, logger, clock);
+      serve(api, client, logger, clock, (value) => redactValue(value, hidden));
     });
   };
   const http = createGuardedServer({ onRequest, onUpgrade, logger, ...(limits ? { limits } : {}) });
@@ -102,7 +117,7 @@ export async function serveInspector(
 }
 
 /** One page connected: answers its requests, and streams the session it watches. */
-function serve(api: InspectorApi, client: WebSocket, logger: Logger, clock: Clock): void {
+function serve(api: InspectorApi, client: WebSocket, logger: Logger, clock: Clock, redact: (value: unknown) => unknown): void {
   let stopWatching: (() => void) | undefined;
   const send = (message: unknown) => {
     if (client.readyState === client.OPEN) client.send(JSON.stringify(message));
@@ -118,7 +133,7 @@ function serve(api: InspectorApi, client: WebSocket, logger: Logger, clock: Cloc
     if (request.type === 'page') sendPage(api, request, send).catch((error: unknown) => logger.warn({ err: error }, 'inspector page request failed'));
     if (request.type === 'watch' && typeof request.id === 'string') {
       stopWatching?.();
-      stopWatching = watch(api, request.id, send, clock.now);
+      stopWatching = watch(api, request.id, send, clock.now, redact);
     }
   });
   client.on('close', () => stopWatching?.());
@@ -143,26 +158,35 @@ async function sendPage(
   send({ type: 'page', offset, total, rows: rows.map((row, index) => ({ ...row, value: values[index]?.value })) });
 }
 
-function watch(api: InspectorApi, id: string, send: (message: unknown) => void, now: () => number): () => void {
+function watch(api: InspectorApi, id: string, send: (message: unknown) => void, now: () => number, redact: (value: unknown) => unknown): () => void {
   const events: Array<{ at: number; event: unknown }> = [];
   const row = api.page({ offset: 0, limit: 1, search: id }).rows.find((candidate) => candidate.id === id);
   const chart = row ? api.chart(row.kind) : undefined;
   let latest: { value: unknown; context: unknown; status: string } | undefined;
   const push = () => send({ type: 'session', id, info: row, chart, snapshot: latest, events });
   void api.peekSnapshot(id).then((snapshot) => {
-    latest = snapshot;
+    latest = snapshot && { ...snapshot, context: redact(snapshot.context) };
     push();
   });
   const unsubscribe = api.watch(id, (snapshot) => {
-    latest = { value: snapshot.value, context: snapshot.context, status: snapshot.status };
+    latest = { value: snapshot.value, context: redact(snapshot.context), status: snapshot.status };
     push();
   });
   const untap = api.tapEvents(id, (event) => {
-    events.push({ at: now(), event });
+    events.push({ at: now(), event: redact(event) });
     if (events.length > RECENT_EVENTS) events.shift();
   });
   return () => {
     unsubscribe?.();
     untap();
   };
+}
+
+/** A copy of `value` with every value under a hidden key replaced (cycles and depth bounded). */
+export function redactValue(value: unknown, hidden: ReadonlySet<string>, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 16) return value;
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, hidden, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = hidden.has(key.toLowerCase()) ? '[redacted]' : redactValue(item, hidden, depth + 1);
+  return copy;
 }
