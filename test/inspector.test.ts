@@ -102,4 +102,48 @@ describe('runtime.serveInspector', () => {
     await page.close();
     await runtime.stop('secret-1');
   });
+
+  it('at 800 px: one column, a deep link opens a session, and its actions work (send, pin, unpin, evict, stop)', async () => {
+    const page = await browser.newPage({ viewport: { width: 800, height: 1000 } });
+    await page.goto(`${url}#session=light-5`);
+    await page.locator('#detail h2', { hasText: 'Session light-5' }).waitFor({ timeout: 10_000 });
+    // One column: the session panel sits below the sessions table, not over it.
+    const table = (await page.locator('#sessions').boundingBox())!;
+    const detail = (await page.locator('#detail').boundingBox())!;
+    expect(detail.y).toBeGreaterThanOrEqual(table.y + table.height);
+    expect(await page.locator('#sessions th', { hasText: 'kind' }).count()).toBe(1);
+
+    const result = page.locator('#action-result');
+    await page.locator('#event-json').fill('{"type":"NEXT"}');
+    await page.locator('button[data-action="send"]').click();
+    await page.locator('#detail-value', { hasText: 'green' }).waitFor({ timeout: 5_000 });
+    expect((await runtime.getSnapshot('light-5')).value).toBe('green');
+
+    await page.locator('button[data-action="pin"]').click();
+    await expect.poll(() => runtime.peek('light-5')?.pinned, { timeout: 5_000 }).toBe(true);
+    await page.locator('button[data-action="evict"]').click();
+    await result.filter({ hasText: 'pinned; unpin it first' }).waitFor({ timeout: 5_000 });
+    await page.locator('button[data-action="unpin"]').click();
+    await expect.poll(() => runtime.peek('light-5')?.pinned, { timeout: 5_000 }).toBe(false);
+    await page.locator('button[data-action="evict"]').click();
+    await expect.poll(() => runtime.peek('light-5')?.status, { timeout: 5_000 }).toBe('evicted');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}inspector-800.png`, fullPage: true });
+
+    await page.goto(`${url}#session=light-6`);
+    await page.locator('#detail h2', { hasText: 'Session light-6' }).waitFor({ timeout: 10_000 });
+    await page.locator('button[data-action="stop"]').click();
+    await expect.poll(() => runtime.peek('light-6'), { timeout: 5_000 }).toBeUndefined();
+    await page.close();
+
+    const wide = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await wide.goto(`${url}#session=light-7`);
+    await wide.locator('#detail h2', { hasText: 'Session light-7' }).waitFor({ timeout: 10_000 });
+    // Two columns: the panel beside the table.
+    const wideTable = (await wide.locator('#sessions').boundingBox())!;
+    const wideDetail = (await wide.locator('#detail').boundingBox())!;
+    expect(wideDetail.x).toBeGreaterThanOrEqual(wideTable.x + wideTable.width - 1);
+    await wide.screenshot({ path: `${ARTIFACTS}inspector-1280.png`, fullPage: true });
+    await wide.close();
+  });
 });

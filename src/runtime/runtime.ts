@@ -311,7 +311,11 @@ export class Runtime<K extends Kinds = Kinds> {
 
   /** @internal The inspector server's view. */
   [INSPECTOR_API](): InspectorApi {
-    return inspectorApi(this.#core, (id, listener) => this.subscribe(id, listener));
+    return inspectorApi(this.#core, (id, listener) => this.subscribe(id, listener), {
+      stop: (id) => this.stop(id),
+      send: (id, event) => this.send(id, event),
+      pin: (id) => this.pin(id),
+    });
   }
 
   /** Shuts every session down in parallel, then closes every worker and the store. Idempotent. */

@@ -22,5 +22,11 @@ export interface InspectorApi {
   /** Every event accepted for `id`, as it is accepted; returns the function that stops it. */
   tapEvents(id: string, listener: (event: unknown) => void): () => void;
   recentFailures(): Array<{ id: string; at: number; kind: 'crashed' | 'restarted' | 'deadLetter'; message: string }>;
+  /**
+   * An operator's action on a session: `stop`, `evict`, `send` (an event), `pin` (returns the
+   * release). Resolves with what happened, in words; rejects with the runtime's typed error.
+   */
+  act(action: 'stop' | 'evict' | 'send', id: string, event?: unknown): Promise<string>;
+  pin(id: string): () => void;
 }
 

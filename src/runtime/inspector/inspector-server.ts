@@ -119,12 +119,14 @@ export async function serveInspector(
 /** One page connected: answers its requests, and streams the session it watches. */
 function serve(api: InspectorApi, client: WebSocket, logger: Logger, clock: Clock, redact: (value: unknown) => unknown): void {
   let stopWatching: (() => void) | undefined;
+  /** Pins this page holds, released when it disconnects. */
+  const pins = new Map<string, () => void>();
   const send = (message: unknown) => {
     if (client.readyState === client.OPEN) client.send(JSON.stringify(message));
   };
   send({ type: 'summary', stats: api.stats(), failures: api.recentFailures().slice(-10) });
   client.on('message', (data) => {
-    let request: { type?: string; offset?: number; limit?: number; pool?: string; status?: string; search?: string; id?: string };
+    let request: { type?: string; offset?: number; limit?: number; pool?: string; status?: string; search?: string; id?: string; action?: string; event?: unknown };
     try {
       request = JSON.parse(String(data));
     } catch {
@@ -135,8 +137,12 @@ function serve(api: InspectorApi, client: WebSocket, logger: Logger, clock: Cloc
       stopWatching?.();
       stopWatching = watch(api, request.id, send, clock.now, redact);
     }
+    if (request.type === 'action' && typeof request.id === 'string') void act(api, request.id, String(request.action), request.event, pins).then((result) => send({ type: 'action', id: request.id, ...result }));
   });
-  client.on('close', () => stopWatching?.());
+  client.on('close', () => {
+    stopWatching?.();
+    for (const release of pins.values()) release();
+  });
 }
 
 async function sendPage(
@@ -180,6 +186,25 @@ function watch(api: InspectorApi, id: string, send: (message: unknown) => void, 
     unsubscribe?.();
     untap();
   };
+}
+
+/** An operator's action from the page (the page is behind the token): what happened, in words. */
+async function act(api: InspectorApi, id: string, action: string, event: unknown, pins: Map<string, () => void>): Promise<{ ok: boolean; message: string }> {
+  try {
+    if (action === 'pin') {
+      if (!pins.has(id)) pins.set(id, api.pin(id));
+      return { ok: true, message: `pinned ${id}` };
+    }
+    if (action === 'unpin') {
+      pins.get(id)?.();
+      pins.delete(id);
+      return { ok: true, message: `unpinned ${id}` };
+    }
+    if (action === 'stop' || action === 'evict' || action === 'send') return { ok: true, message: await api.act(action, id, event) };
+    return { ok: false, message: `unknown action ${JSON.stringify(action)}` };
+  } catch (error) {
+    return { ok: false, message: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 /** A copy of `value` with every value under a hidden key replaced (cycles and depth bounded). */

@@ -61,6 +61,7 @@ export async function measureMemory(core: RuntimeCore, collectGarbage: boolean):
 export function inspectorApi(
   core: RuntimeCore,
   subscribe: (id: string, listener: (snapshot: AnyMachineSnapshot) => void) => () => void,
+  calls: { stop(id: string): Promise<void>; send(id: string, event: never): Promise<void>; pin(id: string): () => void },
 ): InspectorApi {
   const packr = createPackr();
   const { directory } = core;
@@ -101,6 +102,23 @@ export function inspectorApi(
       };
     },
     recentFailures: () => [...core.events.failures],
+    act: async (action, id, event) => {
+      if (action === 'stop') {
+        await calls.stop(id);
+        return `stopped ${id}`;
+      }
+      if (action === 'send') {
+        await calls.send(id, event as never);
+        return `sent ${(event as { type?: unknown } | undefined)?.type as string} to ${id}`;
+      }
+      const record = directory.byId.get(id);
+      if (!record || record.status !== 'active') return `${id} is not active; nothing to evict`;
+      if (record.pins > 0) return `${id} is pinned; unpin it first`;
+      if (record.busy || record.inFlight > 0) return `${id} is mid-turn; it is not evicted`;
+      await core.lifecycle.evict(record);
+      return `evicted ${id}`;
+    },
+    pin: (id) => calls.pin(id),
   };
 }
 
