@@ -78,6 +78,8 @@ describe('runtime.serveInspector', () => {
     expect(await page.locator('#chart .state.active').count()).toBe(1);
     await runtime.send('light-3', { type: 'NEXT' });
     await page.locator('#chart .state.active[data-path="yellow"]').waitFor({ timeout: 2_000 });
+    // The chart shows each state's transitions.
+    expect(await page.locator('#chart .state[data-path="red"] .transition').first().textContent()).toBe('NEXT → green');
     await page.locator('#events', { hasText: 'NEXT' }).waitFor({ timeout: 2_000 });
 
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -154,6 +154,8 @@ export interface InspectorOptions {
 export interface ChartNode {
   key: string;
   type: string;
+  /** Its transitions: the event (`after <delay>` for a delayed one) and the paths of their targets. */
+  transitions: Array<{ event: string; targets: string[] }>;
   states: ChartNode[];
 }
 

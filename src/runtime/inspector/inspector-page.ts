@@ -39,6 +39,7 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
   .state.active { border-color: #3b82f6; background: #e8f0ff; }
   .state.active > .name { color: #1d4ed8; }
   .state.final > .name::after { content: ' ◉'; }
+  .transition { font-size: 11px; color: #57606a; white-space: nowrap; }
   pre { background: #f6f8fa; padding: 6px; border-radius: 4px; max-height: 220px; overflow: auto; margin: 4px 0; }
   #failures li { color: #b42318; }
   #failures li.muted { color: #8a8f98; }
@@ -151,7 +152,8 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
   function renderChart(node, path, active) {
     return node.states.map((state) => {
       const here = path ? path + '.' + state.key : state.key;
-      return '<div class="state' + (active.has(here) ? ' active' : '') + (state.type === 'final' ? ' final' : '') + '" data-path="' + text(here) + '"><div class="name">' + text(state.key) + '</div>' + renderChart(state, here, active) + '</div>';
+      const arrows = (state.transitions || []).map((t) => '<div class="transition">' + text(t.event) + ' → ' + text(t.targets.join(', ') || '(internal)') + '</div>').join('');
+      return '<div class="state' + (active.has(here) ? ' active' : '') + (state.type === 'final' ? ' final' : '') + '" data-path="' + text(here) + '"><div class="name">' + text(state.key) + '</div>' + arrows + renderChart(state, here, active) + '</div>';
     }).join('');
   }
 

@@ -13,6 +13,7 @@ interface StateNodeLike {
   key: string;
   type: string;
   states: Record<string, StateNodeLike>;
+  transitions?: Map<string, Array<{ target?: Array<{ path: string[] }> }>>;
 }
 
 export function stats(core: RuntimeCore): RuntimeStats {
@@ -123,5 +124,10 @@ export function inspectorApi(
 }
 
 function chartOf(node: StateNodeLike, key: string): ChartNode {
-  return { key, type: node.type, states: Object.entries(node.states ?? {}).map(([child, state]) => chartOf(state, child)) };
+  // Its transitions: the event (a delayed one as `after <delay>`) and the state paths it goes to.
+  const transitions = [...(node.transitions ?? [])].map(([event, candidates]) => {
+    const delay = /^xstate\.after\.([^.]+)\./.exec(event)?.[1];
+    return { event: delay ? `after ${delay}` : event, targets: candidates.flatMap((candidate) => (candidate.target ?? []).map((target) => target.path.join('.'))) };
+  });
+  return { key, type: node.type, transitions, states: Object.entries(node.states ?? {}).map(([child, state]) => chartOf(state, child)) };
 }
