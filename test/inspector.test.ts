@@ -13,7 +13,7 @@ let url: string;
 
 beforeAll(async () => {
   runtime = await createRuntime({
-    machines: { light: fixture('light'), secretive: fixture('secretive') },
+    machines: { light: fixture('light'), secretive: fixture('secretive'), alarm: fixture('alarm') },
     workers: 2,
     logger: silentLogger,
     store: 'memory',
@@ -147,5 +147,19 @@ describe('runtime.serveInspector', () => {
     expect(wideDetail.x).toBeGreaterThanOrEqual(wideTable.x + wideTable.width - 1);
     await wide.screenshot({ path: `${ARTIFACTS}inspector-1280.png`, fullPage: true });
     await wide.close();
+  });
+
+  it('the event history shows internal events too: a timer that fired', async () => {
+    await runtime.spawn('alarm', { id: 'alarm-1', pool: 'lights' });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${url}#session=alarm-1`);
+    await page.locator('#detail h2', { hasText: 'Session alarm-1' }).waitFor({ timeout: 10_000 });
+    // Give the watch a moment to reach the worker before the timer is armed.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await runtime.send('alarm-1', { type: 'ARM', ms: 100 });
+    await page.locator('#events', { hasText: '(internal) {"type":"xstate.after.wait.alarm.waiting"}' }).waitFor({ timeout: 5_000 });
+    expect(await page.locator('#events').textContent()).toContain('{"type":"ARM","ms":100}');
+    await page.close();
+    await runtime.stop('alarm-1');
   });
 });

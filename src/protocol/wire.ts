@@ -31,6 +31,9 @@ export interface WorkerMessage {
 
 export const WATCH_OFF = 0;
 export const WATCH_ON = 1;
+/** The inspector watches a session's events: its internal ones (timers, invokes, children) are noted too. */
+export const WATCH_EVENTS_OFF = 2;
+export const WATCH_EVENTS_ON = 3;
 
 export const NOTE_SNAPSHOT = 1;
 export const NOTE_DONE = 2;
@@ -41,6 +44,7 @@ export const NOTE_INSPECT = 6;
 export const NOTE_STOPPED = 7;
 export const NOTE_BUSY = 8;
 export const NOTE_REPLY = 9;
+export const NOTE_EVENT = 10;
 
 /**
  * What a worker tells the host about one session. `seq` numbers a session's accepted events over
@@ -73,7 +77,9 @@ export type Note =
    * The answer to an ask (`to`: its token): a value, or why there is none — the event was handled
    * without a reply (`noReply`: the state it left), or the reply could not be encoded (`message`).
    */
-  | [typeof NOTE_REPLY, key: number, to: string, value: unknown, failure?: { noReply?: unknown; message?: string }];
+  | [typeof NOTE_REPLY, key: number, to: string, value: unknown, failure?: { noReply?: unknown; message?: string }]
+  /** An event the session's root actor received from inside (a timer, an invoke, a child), while its events are watched. */
+  | [typeof NOTE_EVENT, key: number, event: unknown];
 
 /**
  * An XState inspection event with its actor refs replaced by session ids. Session ids are the

@@ -52,7 +52,7 @@ export interface RuntimeCore {
   snapshotting: boolean;
   closed: boolean;
   /** Inspector taps: events accepted per session id (only while an inspector watches one). */
-  eventTaps: Map<string, Set<(event: unknown) => void>> | undefined;
+  eventTaps: Map<string, Set<(event: unknown, internal?: boolean) => void>> | undefined;
   readonly events: RuntimeEventHub;
   readonly directory: SessionDirectory;
   readonly fleet: WorkerFleet;

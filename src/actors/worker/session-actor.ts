@@ -3,7 +3,7 @@
  * (which names the session in the shared state while its code runs).
  */
 import type { AnyActorRef } from 'xstate';
-import { SHUTDOWN_EVENT, toWireError, type StopResult, type WireSnapshot } from '../../protocol/wire.js';
+import { NOTE_EVENT, SHUTDOWN_EVENT, inspectable, toWireError, type Note, type StopResult, type WireSnapshot } from '../../protocol/wire.js';
 
 /** A session as its worker holds it. */
 export interface HostedSession {
@@ -19,6 +19,8 @@ export interface HostedSession {
   onStopped: ((error?: unknown) => void) | undefined;
   /** While `spawn` starts it and replays its journal: a failure is the spawn's answer, not a note. */
   starting: boolean;
+  /** While the inspector watches its events: the inspection subscription that notes internal ones. */
+  eventTap?: { unsubscribe(): void };
   /** The event being processed armed a timer: persist after it, so the deadline is kept. */
   armed: boolean;
   /** In a state tagged busy, as last told to the host. */
@@ -97,4 +99,20 @@ export function relinkConnections(actor: AnyActorRef, link: { address: unknown; 
     if ((child as { logic?: { id?: unknown } }).logic?.id === CONNECTION_MACHINE_ID) child.send({ type: 'connection.relink', ...link });
     relinkConnections(child, link);
   }
+}
+
+/**
+ * The inspector watches the session's events: the ones its root actor gets from inside — a timer,
+ * an invoke's result, a child — are noted (the host sees the ones it sent itself). Costs nothing
+ * while off: XState builds inspection events only for a system with an observer.
+ */
+export function tapInternalEvents(session: HostedSession, on: boolean, note: (note: Note) => void): void {
+  if (!on || session.eventTap) {
+    if (!on) session.eventTap?.unsubscribe();
+    if (!on) session.eventTap = undefined;
+    return;
+  }
+  session.eventTap = session.actor.system.inspect((event: { type: string; actorRef?: unknown; sourceRef?: unknown; event?: unknown }) => {
+    if (event.type === '@xstate.event' && event.actorRef === session.actor && event.sourceRef !== undefined) note([NOTE_EVENT, session.key, inspectable(event.event)]);
+  });
 }

@@ -29,7 +29,7 @@ import { InspectForwarder } from './inspect-forwarder.js';
 import { warmUp } from './warm-up.js';
 import { Outbox, type PostToHost } from './outbox.js';
 import { Replies } from './replies.js';
-import { relinkConnections, sendEvent, shutDown, startActor, stopActor, unencodableError, wireSnapshot, type HostedSession } from './session-actor.js';
+import { relinkConnections, tapInternalEvents, sendEvent, shutDown, startActor, stopActor, unencodableError, wireSnapshot, type HostedSession } from './session-actor.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
@@ -41,6 +41,8 @@ import {
   STATE_CURRENT_KEY,
   STATE_CURRENT_SEQ,
   WATCH_ON,
+  WATCH_EVENTS_OFF,
+  WATCH_EVENTS_ON,
   createPackr,
   toWireError,
   type InspectSettings,
@@ -217,7 +219,8 @@ export class ShardHost {
       const event = values[index + 1] as { type: string } | number;
       const session = this.#sessions.get(key);
       if (typeof event === 'number') {
-        if (session) this.#watch(session, event === WATCH_ON);
+        if (session && event >= WATCH_EVENTS_OFF) tapInternalEvents(session, event === WATCH_EVENTS_ON, (note) => this.#note(note));
+        else if (session) this.#watch(session, event === WATCH_ON);
       } else if (session === undefined) {
         this.#note([NOTE_UNDELIVERED, key, event]);
       } else {
@@ -332,11 +335,7 @@ export class ShardHost {
     return { bytes: this.#packr.pack(persisted).slice(), wakeAt };
   }
 
-  /**
-   * The shutdown contract: send `actorhost.shutdown` when the machine handles it and wait for a
-   * final state; stop at once when it does not; stop by force after `timeoutMs`. With `persist`,
-   * a snapshot is taken first: the state to restore, not the state the shutdown leaves.
-   */
+  /** The shutdown contract (`shutDown`); with `persist`, a snapshot first: the state to restore. */
   stop(key: number, timeoutMs: number, persist = false): StopResult | Promise<StopResult> {
     const session = this.#sessions.get(key);
     // Answered at once when nothing is left to wait for (the common case: no handler).

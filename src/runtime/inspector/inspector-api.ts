@@ -20,7 +20,7 @@ export interface InspectorApi {
   /** Snapshots of a live session (no activity); returns the unsubscribe function. */
   watch(id: string, listener: (snapshot: AnyMachineSnapshot) => void): (() => void) | undefined;
   /** Every event accepted for `id`, as it is accepted; returns the function that stops it. */
-  tapEvents(id: string, listener: (event: unknown) => void): () => void;
+  tapEvents(id: string, listener: (event: unknown, internal?: boolean) => void): () => void;
   recentFailures(): Array<{ id: string; at: number; kind: 'crashed' | 'restarted' | 'deadLetter'; message: string }>;
   /**
    * An operator's action on a session: `stop`, `evict`, `send` (an event), `pin` (returns the

@@ -166,7 +166,7 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
       '<input id="event-json" placeholder="{&quot;type&quot;:&quot;PING&quot;}" value="' + text(pendingEvent) + '"><button data-action="send">send</button></div><div id="action-result" class="' + actionNote.cls + '">' + text(actionNote.text) + '</div>' +
       '<div id="chart">' + (data.chart ? renderChart(data.chart, '', active) : '<span class="muted">no chart</span>') + '</div>' +
       '<h2>Context</h2><pre>' + text(JSON.stringify(snapshot?.context ?? null, null, 2)) + '</pre>' +
-      '<h2>Recent events</h2><pre id="events">' + (data.events.slice().reverse().map((e) => new Date(e.at).toLocaleTimeString() + '  ' + text(JSON.stringify(e.event))).join('\\n') || '—') + '</pre>';
+      '<h2>Recent events</h2><pre id="events">' + (data.events.slice().reverse().map((e) => new Date(e.at).toLocaleTimeString() + (e.internal ? '  (internal) ' : '  ') + text(JSON.stringify(e.event))).join('\\n') || '—') + '</pre>';
   }
 
   let pendingEvent = '';

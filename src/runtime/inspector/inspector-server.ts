@@ -165,7 +165,7 @@ async function sendPage(
 }
 
 function watch(api: InspectorApi, id: string, send: (message: unknown) => void, now: () => number, redact: (value: unknown) => unknown): () => void {
-  const events: Array<{ at: number; event: unknown }> = [];
+  const events: Array<{ at: number; event: unknown; internal?: boolean }> = [];
   const row = api.page({ offset: 0, limit: 1, search: id }).rows.find((candidate) => candidate.id === id);
   const chart = row ? api.chart(row.kind) : undefined;
   let latest: { value: unknown; context: unknown; status: string } | undefined;
@@ -178,8 +178,9 @@ function watch(api: InspectorApi, id: string, send: (message: unknown) => void, 
     latest = { value: snapshot.value, context: redact(snapshot.context), status: snapshot.status };
     push();
   });
-  const untap = api.tapEvents(id, (event) => {
-    events.push({ at: now(), event: redact(event) });
+  const untap = api.tapEvents(id, (event, internal) => {
+    events.push({ at: now(), event: redact(event), ...(internal ? { internal: true } : {}) });
+    push();
     if (events.length > RECENT_EVENTS) events.shift();
   });
   return () => {

@@ -11,6 +11,7 @@ import {
   NOTE_DONE,
   NOTE_INSPECT,
   NOTE_PERSIST,
+  NOTE_EVENT,
   NOTE_REPLY,
   NOTE_SNAPSHOT,
   NOTE_UNDELIVERED,
@@ -114,6 +115,9 @@ export function routeNotes(core: RuntimeCore, shard: Shard, notes: Note[]): void
         rebalance(core, record);
         break;
       }
+      case NOTE_EVENT:
+        if (record) core.eventTaps?.get(record.id)?.forEach((tap) => tap(note[2], true));
+        break;
       case NOTE_REPLY:
         core.asks.answered(note[2], note[3], note[4]);
         break;

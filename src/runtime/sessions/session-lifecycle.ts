@@ -12,7 +12,7 @@
  * - Reactivation brings a passive session back when its pool has room (evicting if it must).
  */
 import { PoolFullError, SessionCrashedError, SessionQuarantinedError, UnknownSessionError, WorkerStartError } from '../../errors.js';
-import { fromWireError, toWireError, type SpawnRequest, type SpawnResult } from '../../protocol/wire.js';
+import { WATCH_EVENTS_ON, fromWireError, toWireError, type SpawnRequest, type SpawnResult } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import { channels } from '../metrics.js';
 import { decideRestart, makeRoom } from '../supervision/decisions.js';
@@ -70,6 +70,8 @@ export class SessionLifecycle {
         if (record.ended || record.key !== request.key) return;
         if (result === null) {
           record.relink = undefined;
+          // A restored actor is a new one: an inspector watching its events asks again.
+          if (this.#core.eventTaps?.has(record.id)) (record.pending ??= []).push(WATCH_EVENTS_ON);
           if (record.status === 'restarting') record.status = 'active';
           this.flushPending(record);
           return;

@@ -3,7 +3,7 @@
  * here counts as activity (no LRU touch), and nothing is computed per event.
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import { createPackr, type WireSnapshot } from '../../protocol/wire.js';
+import { WATCH_EVENTS_OFF, WATCH_EVENTS_ON, createPackr, type WireSnapshot } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import type { InspectorApi } from '../inspector/inspector-api.js';
 import type { SessionStatus } from '../sessions/session-record.js';
@@ -96,10 +96,16 @@ export function inspectorApi(
       let forId = taps.get(id);
       if (!forId) taps.set(id, (forId = new Set()));
       forId.add(listener);
+      // The first tap asks the session's worker for its internal events too; the last one stops it.
+      const record = directory.byId.get(id);
+      if (forId.size === 1 && record) core.lifecycle.enqueueMarker(record, WATCH_EVENTS_ON);
       return () => {
         forId.delete(listener);
-        if (forId.size === 0) taps.delete(id);
+        if (forId.size > 0) return;
+        taps.delete(id);
         if (taps.size === 0) core.eventTaps = undefined;
+        const live = directory.byId.get(id);
+        if (live) core.lifecycle.enqueueMarker(live, WATCH_EVENTS_OFF);
       };
     },
     recentFailures: () => [...core.events.failures],

@@ -25,7 +25,7 @@ const FLUSH_EVENTS = 4_096;
 /** An encoded batch's first buffer; it grows when a batch needs more. */
 const BUILDER_BYTES = 64 * 1024;
 /** Watch markers, encoded (positive fixints). */
-const MARKERS = [new Uint8Array([0]), new Uint8Array([1])];
+const MARKERS = [new Uint8Array([0]), new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])];
 
 /** What the channel needs to know about a session to account for its mailbox. */
 export interface Mailbox {
