@@ -11,6 +11,12 @@
  *   The buffer is never written again once the batch leaves (the worker gets a copy), so the
  *   store may read the views until its write commits.
  *
+ * At most `MAX_BATCHES_IN_FLIGHT` batches are unacknowledged at once; later ones wait on the host
+ * (their events are accepted and journaled already) and leave as acks come back. So a worker's
+ * queue stays a fraction of a second of work, and its heartbeat answer never waits behind a flood
+ * (measured: with no bound, 1,000,000 events sent as fast as possible made the watchdog terminate
+ * workers that were only behind, and dead-letter the event each was processing).
+ *
  * A batch is flushed when the current synchronous code ends (a microtask) if the worker has
  * nothing unacknowledged, else at the end of this turn of the event loop (`setImmediate`), or at
  * once when it holds `FLUSH_EVENTS`. An idle worker gets a lone event without delay; a busy one
@@ -22,6 +28,8 @@ import { createPackr, toTransferable, type BatchMessage, type Note, type WorkerM
 
 /** Flush a batch as soon as it holds this many events, so one batch stays a short worker turn. */
 const FLUSH_EVENTS = 4_096;
+/** Batches posted and not yet acknowledged, at most: ~16,000 events of queue in the worker. */
+const MAX_BATCHES_IN_FLIGHT = 4;
 /** An encoded batch's first buffer; it grows when a batch needs more. */
 const BUILDER_BYTES = 64 * 1024;
 /** Watch markers, encoded (positive fixints). */
@@ -48,6 +56,8 @@ export class BatchChannel {
   #batchMailboxes: Mailbox[] = [];
   #unacked: Mailbox[][] = [];
   #unackedHead = 0;
+  /** Batches built while `MAX_BATCHES_IN_FLIGHT` were unacknowledged, in order. */
+  #waiting: Array<{ batch: ArrayBuffer; mailboxes: Mailbox[] }> = [];
   #flushScheduled = false;
 
   constructor(port: MessagePort, onNotes: (notes: Note[]) => void, open: () => boolean, encoded = false) {
@@ -122,8 +132,18 @@ export class BatchChannel {
     if (this.#batchMailboxes.length === 0 || !this.#open()) return;
     const batch = this.#encoded ? this.#takeEncoded() : toTransferable(this.#packr.pack(this.#batch));
     this.#batch = [];
-    this.#unacked.push(this.#batchMailboxes);
+    const mailboxes = this.#batchMailboxes;
     this.#batchMailboxes = [];
+    if (this.#waiting.length > 0 || this.#inFlight() >= MAX_BATCHES_IN_FLIGHT) this.#waiting.push({ batch, mailboxes });
+    else this.#post(batch, mailboxes);
+  }
+
+  #inFlight(): number {
+    return this.#unacked.length - this.#unackedHead;
+  }
+
+  #post(batch: ArrayBuffer, mailboxes: Mailbox[]): void {
+    this.#unacked.push(mailboxes);
     const message: BatchMessage = { batch };
     this.#port.postMessage(message, [batch]);
   }
@@ -139,9 +159,11 @@ export class BatchChannel {
 
   /** The worker is gone: every event not acknowledged is released (they are journaled, and replayed on restore). */
   releaseAll(): void {
-    for (const mailbox of this.#unacked.slice(this.#unackedHead).flat().concat(this.#batchMailboxes)) mailbox.release();
+    const waiting = this.#waiting.flatMap(({ mailboxes }) => mailboxes);
+    for (const mailbox of this.#unacked.slice(this.#unackedHead).flat().concat(waiting, this.#batchMailboxes)) mailbox.release();
     this.#unacked = [];
     this.#unackedHead = 0;
+    this.#waiting = [];
     this.#batch = [];
     this.#batchMailboxes = [];
     if (this.#encoded) this.#newBuilder(BUILDER_BYTES);
@@ -160,6 +182,11 @@ export class BatchChannel {
     if (this.#unackedHead > 1024 && this.#unackedHead * 2 > this.#unacked.length) {
       this.#unacked = this.#unacked.slice(this.#unackedHead);
       this.#unackedHead = 0;
+    }
+    // Room again: batches that waited leave, in order.
+    while (this.#waiting.length > 0 && this.#inFlight() < MAX_BATCHES_IN_FLIGHT && this.#open()) {
+      const next = this.#waiting.shift()!;
+      this.#post(next.batch, next.mailboxes);
     }
     if (message.notes) this.#onNotes(this.#packr.unpack(new Uint8Array(message.notes)) as Note[]);
   }
