@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolFullError, type Runtime, type RuntimeOptions } from '../../src/index.js';
-import { benchRuntime, drive, until } from '../measure.js';
+import { benchRuntime, incEventsPerSec, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);
 const TURN = new URL('../machines/turn.machine.js', import.meta.url);
@@ -20,12 +20,7 @@ function runtimeWith(options: Partial<RuntimeOptions>): Promise<Runtime> {
 export async function busyFlagCost(kind: 'counter' | 'turn', sessions: number, events: number): Promise<number> {
   const runtime = await runtimeWith({ workers: 2 });
   try {
-    const ids = Array.from({ length: sessions }, (_, i) => `s${i}`);
-    await Promise.all(ids.map((id) => runtime.spawn(kind, { id })));
-    const started = performance.now();
-    await drive(events, 2_000, (i) => void runtime.send(ids[i % sessions]!, INC));
-    await until(() => runtime.stats().mailboxed === 0);
-    return events / ((performance.now() - started) / 1000);
+    return await incEventsPerSec(runtime, kind, sessions, events);
   } finally {
     await runtime.shutdown();
   }
@@ -108,12 +103,7 @@ export async function metricsCost(withProvider: boolean, sessions: number, event
   const runtime = await runtimeWith({ workers: 2, ...(provider ? { meterProvider: provider } : {}) });
   const collecting = provider ? setInterval(() => void reader.collect(), 100) : undefined;
   try {
-    const ids = Array.from({ length: sessions }, (_, i) => `s${i}`);
-    await Promise.all(ids.map((id) => runtime.spawn('counter', { id })));
-    const started = performance.now();
-    await drive(events, 2_000, (i) => void runtime.send(ids[i % sessions]!, INC));
-    await until(() => runtime.stats().mailboxed === 0);
-    return events / ((performance.now() - started) / 1000);
+    return await incEventsPerSec(runtime, 'counter', sessions, events);
   } finally {
     clearInterval(collecting);
     await runtime.shutdown();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolFullError, type Durability, type Runtime, type RuntimeOptions } from '../../src/index.js';
 import { Pool, type PoolMember } from '../../src/internal.js';
-import { benchRuntime, drive, until } from '../measure.js';
+import { benchRuntime, drive, incEventsPerSec, until } from '../measure.js';
 
 const COUNTER = new URL('../machines/counter.machine.js', import.meta.url);
 const KILLER = new URL('../machines/killer.machine.js', import.meta.url);
@@ -173,12 +173,7 @@ export async function journalCost(durability: Durability, sessions: number, even
 export async function noRollbackCost(kind: 'counter' | 'timer', noRollback: boolean, sessions: number, events: number): Promise<number> {
   const runtime = await runtimeWith({ workers: 2, noRollback });
   try {
-    const ids = Array.from({ length: sessions }, (_, i) => `s${i}`);
-    await Promise.all(ids.map((id) => runtime.spawn(kind, { id })));
-    const started = performance.now();
-    await drive(events, 2_000, (i) => void runtime.send(ids[i % sessions]!, INC));
-    await until(() => runtime.stats().mailboxed === 0);
-    return events / ((performance.now() - started) / 1000);
+    return await incEventsPerSec(runtime, kind, sessions, events);
   } finally {
     await runtime.shutdown();
   }

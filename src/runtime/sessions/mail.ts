@@ -96,13 +96,6 @@ export class Mail {
     this.#held.set(group, kept);
   }
 
-  /** Held events, over every group. */
-  get heldCount(): number {
-    let count = 0;
-    for (const queue of this.#held.values()) count += queue.length;
-    return count;
-  }
-
   stop(): void {
     this.#core.options.clearTimeout(this.#expiryTimer);
     this.#expiryTimer = undefined;
