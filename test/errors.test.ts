@@ -49,6 +49,11 @@ describe('options', () => {
     [{ snapshotEvery: 0 }, 'options.snapshotEvery must be a positive integer (got 0)'],
     [{ standbyWorker: 'yes' }, 'options.standbyWorker must be true or false (got "yes")'],
     [{ noRollback: 1 }, 'options.noRollback must be true or false (got 1)'],
+    [{ subprocessGraceMs: -1 }, 'options.subprocessGraceMs must be a non-negative integer (got -1)'],
+    [{ groups: { agents: { untargeted: 'all' } } }, "options.groups.agents.untargeted must be one of 'primary', 'broadcast', 'drop' (got \"all\")"],
+    [{ groups: { agents: { maxHeld: 0 } } }, 'options.groups.agents.maxHeld must be a positive integer (got 0)'],
+    [{ groups: { agents: { ttl: 5 } } }, 'options.groups.agents.ttl is not a group option; known: untargeted, maxHeld, heldTtlMs'],
+    [{ groups: { 'a b': {} } }, 'options.groups: "a b" is not a group name'],
     [{ ipcServer: { revoke() {} } }, 'options.ipcServer must be the server createIpcServer() returned'],
     [{ now: 5 }, 'options.now must be a function returning milliseconds (got 5)'],
     [{ ipcServer: {} }, 'options.ipcServer must be the server createIpcServer() returned'],
@@ -79,6 +84,15 @@ describe('machine modules', () => {
     const error = await createRuntime({ machines: { bad: url }, workers: 1, logger: silentLogger, store: 'memory' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MachineModuleError);
     expect((error as Error).message).toMatch(/has no XState machine as its default export/);
+  });
+
+  it.each([
+    ['bad-version', /exports version 1.5; it must be a positive integer/],
+    ['bad-migrate', /exports a migrate that is not a function/],
+  ])('fails createRuntime when %s exports a bad version or migrate', async (name, message) => {
+    const error = await createRuntime({ machines: { bad: fixture(name) }, workers: 1, logger: silentLogger, store: 'memory' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MachineModuleError);
+    expect((error as Error).message).toMatch(message);
   });
 
   it('fails createRuntime when a module does not exist', async () => {

@@ -164,6 +164,7 @@ describe('deliver', () => {
   it('bad input: an unknown group, a bad event — typed rejections', async () => {
     const rt = await start();
     await expect(rt.deliver('nope', { type: 'X' })).rejects.toThrow(/"nope" is not a group/);
+    await expect(rt.deliver('agents', { type: 'X' }, { to: 5 as never })).rejects.toThrow(/options.to must be a label string \(got number\)/);
     await expect(rt.deliver('agents', { type: 'X', f: () => 1 } as never, { to: 'nobody' })).rejects.toThrow(/plain data|function/);
   });
 });
