@@ -16,6 +16,11 @@ type Message =
 const port = parentPort!;
 let actors: AnyActorRef[] = [];
 let machine: AnyStateMachine;
+/** Answers of machines that use actorhost's `reply` (the turn scenario), sent with the batch's ack. */
+let replies: unknown[] = [];
+(globalThis as Record<symbol, unknown>)[Symbol.for('actorhost.replyHook')] = {
+  reply: (_system: object, to: string, value: unknown) => replies.push(to, value),
+};
 
 port.on('message', async (message: Message) => {
   switch (message.kind) {
@@ -30,7 +35,8 @@ port.on('message', async (message: Message) => {
     case 'batch': {
       const items = message.items;
       for (let i = 0; i < items.length; i += 2) actors[items[i] as number]!.send(items[i + 1] as { type: string });
-      port.postMessage({ kind: 'ack' });
+      port.postMessage(replies.length > 0 ? { kind: 'ack', replies } : { kind: 'ack' });
+      if (replies.length > 0) replies = [];
       break;
     }
     case 'watch':

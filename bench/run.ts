@@ -18,6 +18,7 @@ import { evictionChurn, journalCost, lruTouchCost, noRollbackCost, recoveryTime 
 import { churnHeap, sendCost, walkerCost } from './scenarios/hardening.js';
 import { busyFlagCost, churnWithBusy, metricsCost, orphanTime } from './scenarios/policies.js';
 import { askLatency, askThroughput } from './scenarios/messaging.js';
+import { EVENTS_PER_TURN, turnScenario, type TurnResult, type TurnResults } from './scenarios/turn.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,12 +49,15 @@ const { values } = parseArgs({
     'busy-events': { type: 'string', default: '300000' },
     'orphan-sessions': { type: 'string', default: '50' },
     'ask-samples': { type: 'string', default: '500' },
-    'asks': { type: 'string', default: '100000' },
+    asks: { type: 'string', default: '100000' },
+    'turn-sizes': { type: 'string', default: '1000,10000' },
+    turns: { type: 'string', default: '20000' },
+    'turn-concurrency': { type: 'string', default: '200' },
     out: { type: 'string', default: new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
   },
 });
 
-const ALL = ['core', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'hardening', 'policies', 'messaging'] as const;
+const ALL = ['core', 'turn', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'hardening', 'policies', 'messaging'] as const;
 type Scenario = (typeof ALL)[number];
 const chosen = (values.only?.split(',') ?? [...ALL]) as Scenario[];
 const workers = Number(values.workers);
@@ -68,12 +72,16 @@ if (!(globalThis as { gc?: unknown }).gc) process.stderr.write('note: run with n
 
 /** One line per phase on stderr, with a bar and the time so far: the run's progress. */
 let step = 0;
-const steps = chosen.reduce((sum, name) => sum + (name === 'core' ? sizes().length * 3 + sizes().filter((size) => durableSizes.includes(size)).length : 1), 0);
+const steps = chosen.reduce((sum, name) => sum + (name === 'core' ? sizes().length * 3 + sizes().filter((size) => durableSizes.includes(size)).length : name === 'turn' ? turnSizes().length : 1), 0);
 function progress(label: string): void {
   step++;
   const width = 24;
   const done = Math.round((width * (step - 1)) / steps);
   process.stderr.write(`[${'#'.repeat(done).padEnd(width, '.')}] ${step}/${steps} ${label} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+}
+
+function turnSizes(): number[] {
+  return values['turn-sizes'].split(',').map(Number);
 }
 
 function sizes(): number[] {
@@ -150,10 +158,65 @@ async function runCore(): Promise<void> {
       lineChart(`host event-loop delay (max per 25 ms), ${sessions.toLocaleString('en-US')} sessions`, Object.entries(subjects).map(([name, r]) => ({ name, points: r.series.map((p) => [p.ms / 1000, p.loopDelayMaxMs] as [number, number]) })), 'seconds', 'ms'),
     );
   }
+  growth(results);
   // The per-sample arrays stay out of the JSON: the charts have them.
   data.core = Object.fromEntries(
     Object.entries(results).map(([size, bySubject]) => [size, Object.fromEntries(Object.entries(bySubject).map(([name, r]) => [name, { ...r, latencySamplesUs: undefined, series: undefined }]))]),
   );
+}
+
+/** How cost grows with the number of sessions: events/s and memory per session, every size on one chart. */
+function growth(results: Record<number, Record<string, CoreResult>>): void {
+  const names: Record<string, string> = { actorhost: 'actorhost', inProcess: '(a) in-process', rawWorkers: '(b) raw workers' };
+  const sizesRun = Object.keys(results).map(Number).sort((a, b) => a - b);
+  if (sizesRun.length < 2) return;
+  const series = (key: 'eventsPerSec' | 'bytesPerIdleSession') =>
+    Object.entries(names).map(([subject, name]) => ({ name, points: sizesRun.map((n) => [Math.log10(n), results[n]![subject]![key]] as [number, number]) }));
+  charts.push(
+    lineChart('trivial events/s by number of sessions', series('eventsPerSec'), 'sessions (log10: 3 = 1,000, 5 = 100,000)', 'events/s'),
+    lineChart('memory per idle session by number of sessions', series('bytesPerIdleSession'), 'sessions (log10: 3 = 1,000, 5 = 100,000)', 'bytes'),
+  );
+  show({
+    title: 'How cost grows with the number of sessions',
+    header: ['sessions', ...Object.values(names).map((name) => `events/s, ${name}`), ...Object.values(names).map((name) => `B per idle session, ${name}`)],
+    rows: sizesRun.map((n) => [
+      n.toLocaleString('en-US'),
+      ...Object.keys(names).map((subject) => `${format(results[n]![subject]!.eventsPerSec)} /s`),
+      ...Object.keys(names).map((subject) => `${format(results[n]![subject]!.bytesPerIdleSession)} B`),
+    ]),
+  });
+}
+
+async function runTurn(): Promise<void> {
+  const turns = Number(values.turns);
+  const concurrency = Number(values['turn-concurrency']);
+  const results: Record<number, TurnResults> = {};
+  for (const sessions of turnSizes()) {
+    progress(`realistic turn, ${sessions} sessions: actorhost, LMDB 'journal', in-process, raw workers`);
+    const r = await turnScenario(sessions, turns, concurrency, workers);
+    results[sessions] = r;
+    const rows: Array<[string, keyof TurnResult, string, string?, ((v: number) => boolean)?]> = [
+      ['turns/s', 'turnsPerSec', '/s'],
+      [`events/s (${EVENTS_PER_TURN} per turn)`, 'eventsPerSec', '/s'],
+      ['turn latency p50 (message sent → DONE answered)', 'turnP50Ms', 'ms'],
+      ['turn latency p99', 'turnP99Ms', 'ms'],
+      ['host event-loop delay p99', 'loopDelayP99Ms', 'ms', '≤ 10 ms', (v) => v <= 10],
+    ];
+    show({
+      title: `Realistic turn — ${sessions.toLocaleString('en-US')} sessions, ${turns.toLocaleString('en-US')} turns, ${concurrency} at once, ${workers} workers`,
+      header: ['metric', 'actorhost (memory store)', "actorhost (LMDB, 'journal')", '(a) in-process', '(b) raw workers', 'vs (a)', 'vs (b)', 'target', 'met'],
+      rows: rows.map(([metric, key, unit, target, met]) => [
+        metric,
+        ...(['actorhost', 'durable', 'inProcess', 'rawWorkers'] as const).map((subject) => `${format(r[subject][key])} ${unit}`),
+        ratio(r.actorhost[key], r.inProcess[key]),
+        ratio(r.actorhost[key], r.rawWorkers[key]),
+        target ?? '',
+        met ? (met(r.actorhost[key]) ? 'yes' : 'NO') : '',
+      ]),
+      note: 'A turn: a user message, 10 deltas, a tool call and its result, 10 deltas, and DONE asked (its answer ends the turn); the session keeps its last 20 messages.',
+    });
+  }
+  data.turn = results;
 }
 
 async function runCpu(): Promise<void> {
@@ -367,6 +430,7 @@ async function runMessaging(): Promise<void> {
 
 const run: Record<Scenario, () => Promise<void>> = {
   core: runCore,
+  turn: runTurn,
   cpu: runCpu,
   storm: runStorm,
   supervision: runSupervision,

@@ -36,12 +36,15 @@ export interface CoreResult {
 }
 
 /** What each subject must offer the measuring code. */
-interface Subject {
+export interface Subject {
   /** Adds `count` sessions; they are numbered on from the last, starting at 0 after `stopAll`. */
   spawnAll(count: number): Promise<void>;
   stopAll(): Promise<void>;
   memory(): Promise<number>;
-  send(index: number): void;
+  /** Sends `event` (default: the trivial `{ type: 'INC' }`) to session `index`. */
+  send(index: number, event?: SessionEvent): void;
+  /** Sends `event` as an ask: resolves with the machine's `reply`. */
+  ask(index: number, event: SessionEvent): Promise<unknown>;
   settled(): boolean;
   /** Events processed so far (for the throughput-over-time chart). */
   processed(): number;
@@ -51,6 +54,10 @@ interface Subject {
 }
 
 const MACHINE_URL = new URL('../machines/counter.machine.js', import.meta.url);
+type SessionEvent = { type: string } & Record<string, unknown>;
+/** `reply` answers through this hook (protocol/reply.ts); the baselines install their own. */
+const REPLY_HOOK = Symbol.for('actorhost.replyHook');
+const ASK_PREFIX = 'actorhost.ask:';
 /** Throughput and loop delay are sampled this often (a phase lasts a few seconds: enough points). */
 const SAMPLE_MS = 25;
 const INC = { type: 'INC' } as const;
@@ -140,9 +147,9 @@ export async function measure(subject: Subject, config: CoreConfig): Promise<Cor
  * actorhost itself: on the memory store without a journal (the throughput of the runtime alone), or
  * with `storePath`, on its default configuration — LMDB, `durability: 'journal'`.
  */
-export async function actorhostSubject(workers: number, storePath?: string): Promise<Subject> {
+export async function actorhostSubject(workers: number, storePath?: string, machine = MACHINE_URL): Promise<Subject> {
   const runtime: Runtime = await createRuntime({
-    machines: { counter: MACHINE_URL },
+    machines: { counter: machine },
     workers,
     logger: pino({ level: 'warn' }),
     ...(storePath ? { store: { path: storePath }, durability: 'journal' as const } : { store: 'memory' as const, durability: 'none' as const }),
@@ -163,7 +170,8 @@ export async function actorhostSubject(workers: number, storePath?: string): Pro
       generation++;
     },
     memory: async () => (await runtime.measureMemory({ collectGarbage: true })).total,
-    send: (index) => void runtime.send(ids[index]!, INC),
+    send: (index, event = INC) => void runtime.send(ids[index]!, event),
+    ask: (index, event) => runtime.ask(ids[index]!, event),
     settled: () => runtime.stats().mailboxed === 0,
     processed: () => {
       const stats = runtime.stats();
@@ -178,10 +186,13 @@ export async function actorhostSubject(workers: number, storePath?: string): Pro
 }
 
 /** Baseline (a): the same machine run in-process on the main thread. */
-export async function inProcessSubject(): Promise<Subject> {
-  const machine = ((await import(MACHINE_URL.href)) as { default: AnyStateMachine }).default;
+export async function inProcessSubject(url = MACHINE_URL): Promise<Subject> {
+  const machine = ((await import(url.href)) as { default: AnyStateMachine }).default;
   let actors: AnyActorRef[] = [];
   let sent = 0;
+  let asked = 0;
+  let answer: unknown;
+  (globalThis as Record<symbol, unknown>)[REPLY_HOOK] = { reply: (_system: object, _to: string, value: unknown) => (answer = value) };
   const stopAll = async () => {
     for (const actor of actors) actor.stop();
     actors = [];
@@ -195,19 +206,28 @@ export async function inProcessSubject(): Promise<Subject> {
       collectGarbage();
       return process.memoryUsage().heapUsed;
     },
-    send: (index) => {
-      actors[index]!.send(INC);
+    send: (index, event = INC) => {
+      actors[index]!.send(event);
       sent++;
+    },
+    ask: async (index, event) => {
+      answer = undefined;
+      actors[index]!.send({ ...event, replyTo: `${ASK_PREFIX}${asked++}` });
+      sent++;
+      return answer;
     },
     settled: () => true,
     processed: () => sent,
     watch: (index, onChange) => void actors[index]!.subscribe(onChange),
-    close: stopAll,
+    close: async () => {
+      await stopAll();
+      delete (globalThis as Record<symbol, unknown>)[REPLY_HOOK];
+    },
   };
 }
 
 /** Baseline (b): plain XState actors in raw worker_threads fed batched postMessage. */
-export async function rawWorkersSubject(workers: number): Promise<Subject> {
+export async function rawWorkersSubject(workers: number, url = MACHINE_URL): Promise<Subject> {
   const threads = Array.from({ length: workers }, () => new Worker(new URL('../raw.worker.js', import.meta.url)));
   const batches: unknown[][] = threads.map(() => []);
   let spawned = 0;
@@ -216,12 +236,19 @@ export async function rawWorkersSubject(workers: number): Promise<Subject> {
   let processed = 0;
   const batchSizes: number[] = [];
   let watcher: (() => void) | undefined;
+  let asked = 0;
+  const answers = new Map<string, (value: unknown) => void>();
   const waiters = new Map<string, Array<(value: { heapUsed?: number }) => void>>();
   for (const thread of threads) {
-    thread.on('message', (message: { kind: string; heapUsed?: number }) => {
+    thread.on('message', (message: { kind: string; heapUsed?: number; replies?: unknown[] }) => {
       if (message.kind === 'ack') {
         unacked--;
         processed += batchSizes.shift() ?? 0;
+        const replies = message.replies ?? [];
+        for (let i = 0; i < replies.length; i += 2) {
+          answers.get(replies[i] as string)?.(replies[i + 1]);
+          answers.delete(replies[i] as string);
+        }
       }
       else if (message.kind === 'snapshot') watcher?.();
       else waiters.get(message.kind)?.shift()?.(message);
@@ -232,7 +259,7 @@ export async function rawWorkersSubject(workers: number): Promise<Subject> {
       (waiters.get(reply) ?? waiters.set(reply, []).get(reply)!).push(resolve);
       thread.postMessage(message);
     });
-  await Promise.all(threads.map((thread) => request(thread, { kind: 'load', url: MACHINE_URL.href }, 'loaded')));
+  await Promise.all(threads.map((thread) => request(thread, { kind: 'load', url: url.href }, 'loaded')));
   const flush = () => {
     flushScheduled = false;
     batches.forEach((items, shard) => {
@@ -242,6 +269,13 @@ export async function rawWorkersSubject(workers: number): Promise<Subject> {
       unacked++;
       batchSizes.push(items.length / 2);
     });
+  };
+  const send = (index: number, event: SessionEvent = INC) => {
+    batches[index % workers]!.push(Math.floor(index / workers), event);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
   };
   return {
     async spawnAll(count) {
@@ -264,12 +298,12 @@ export async function rawWorkersSubject(workers: number): Promise<Subject> {
       const heaps = await Promise.all(threads.map((thread) => request(thread, { kind: 'memory' }, 'memory')));
       return heaps.reduce((sum, reply) => sum + (reply.heapUsed ?? 0), 0);
     },
-    send(index) {
-      batches[index % workers]!.push(Math.floor(index / workers), INC);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
+    send,
+    ask(index, event) {
+      const replyTo = `${ASK_PREFIX}${asked++}`;
+      const answer = new Promise<unknown>((resolve) => answers.set(replyTo, resolve));
+      send(index, { ...event, replyTo });
+      return answer;
     },
     settled: () => unacked === 0 && !flushScheduled,
     processed: () => processed,

@@ -29,7 +29,7 @@ import { InspectForwarder } from './inspect-forwarder.js';
 import { warmUp } from './warm-up.js';
 import { Outbox, type PostToHost } from './outbox.js';
 import { Replies } from './replies.js';
-import { relinkConnections, tapInternalEvents, sendEvent, shutDown, startActor, stopActor, unencodableError, wireSnapshot, type HostedSession } from './session-actor.js';
+import { HostedSession, observe, relinkConnections, tapInternalEvents, sendEvent, shutDown, startActor, stopActor, unencodableError, wireSnapshot, type SessionSink } from './session-actor.js';
 import {
   NOTE_CRASHED,
   NOTE_DONE,
@@ -65,6 +65,34 @@ export class ShardHost {
     if (this.#sessions.get(session.key) === session) this.#persist(session);
   });
   readonly #sessions = new Map<number, HostedSession>();
+  /** What every session's observer calls (one object for all: nothing per session). */
+  readonly #sink: SessionSink = {
+    snapshot: (session, snapshot) => {
+      const { key } = session;
+      this.#reportBusy(session, snapshot as unknown as AnyMachineSnapshot);
+      // Not the host's event (a timer, an invoke's result, a subprocess line): not in the
+      // journal, so a snapshot keeps it from being rolled back by a restore.
+      if (this.#noRollback && this.#processingKey !== key && !session.starting) this.#dirty.mark(session);
+      if (session.watched && snapshot.status === 'active') {
+        // The seq of the event that made it (or of the last one, for a timer's transition), and
+        // whether it is a replay: the host skips replayed snapshots its subscribers already saw.
+        const seq = this.#processingKey === key ? this.#processingSeq : session.seq;
+        this.#note([NOTE_SNAPSHOT, key, wireSnapshot(session.actor), seq, session.starting]);
+      }
+    },
+    error: (session, error) => {
+      const poisonSeq = this.#processingKey === session.key ? this.#processingSeq : null;
+      this.#sessions.delete(session.key);
+      if (session.onStopped) session.onStopped(error);
+      else this.#failed(session, error, poisonSeq);
+    },
+    complete: (session) => {
+      this.#sessions.delete(session.key);
+      this.#inspector.forget(session.key);
+      if (session.onStopped) session.onStopped();
+      else if (!session.starting) this.#note([NOTE_DONE, session.key, wireSnapshot(session.actor)]);
+    },
+  };
   /** Session keys by actor system, so actor logic (`fromChildProcess`) can name its session. */
   readonly #keysBySystem = new WeakMap<object, number>();
   readonly #packr = createPackr();
@@ -140,45 +168,8 @@ export class ShardHost {
       return error instanceof RestoreFailure ? { ...toWireError(error), quarantine: true } : toWireError(error);
     }
     const { actor, timers, migrated } = created;
-    const session: HostedSession = {
-      key,
-      actor,
-      version: machineKind.version,
-      armed: false,
-      watched: request.watched === true,
-      seq: snapshotSeq,
-      snapshotSeq,
-      onStopped: undefined,
-      starting: true,
-      busy: false,
-      failure: undefined,
-    };
-    actor.subscribe({
-      next: (snapshot: WireSnapshot) => {
-        this.#reportBusy(session, snapshot as unknown as AnyMachineSnapshot);
-        // Not the host's event (a timer, an invoke's result, a subprocess line): not in the
-        // journal, so a snapshot keeps it from being rolled back by a restore.
-        if (this.#noRollback && this.#processingKey !== key && !session.starting) this.#dirty.mark(session);
-        if (session.watched && snapshot.status === 'active') {
-          // The seq of the event that made it (or of the last one, for a timer's transition), and
-          // whether it is a replay: the host skips replayed snapshots its subscribers already saw.
-          const seq = this.#processingKey === key ? this.#processingSeq : session.seq;
-          this.#note([NOTE_SNAPSHOT, key, wireSnapshot(actor), seq, session.starting]);
-        }
-      },
-      error: (error: unknown) => {
-        const poisonSeq = this.#processingKey === key ? this.#processingSeq : null;
-        this.#sessions.delete(key);
-        if (session.onStopped) session.onStopped(error);
-        else this.#failed(session, error, poisonSeq);
-      },
-      complete: () => {
-        this.#sessions.delete(key);
-        this.#inspector.forget(key);
-        if (session.onStopped) session.onStopped();
-        else if (!session.starting) this.#note([NOTE_DONE, key, wireSnapshot(actor)]);
-      },
-    });
+    const session = new HostedSession({ key, actor, version: machineKind.version, watched: request.watched === true, seq: snapshotSeq }, this.#sink);
+    observe(session);
     this.#sessions.set(key, session);
     this.#keysBySystem.set(actor.system, key);
     this.#run(key, 0, startActor, actor);
