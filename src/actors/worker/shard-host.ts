@@ -51,7 +51,6 @@ import {
   type SpawnRequest,
   type SpawnResult,
   type StopResult,
-  type WireSnapshot,
 } from '../../protocol/wire.js';
 
 /** The session whose code is running, for errors that surface outside any call stack of ours. */
