@@ -87,16 +87,35 @@ export function stopActor(actor: AnyActorRef): void {
   actor.stop();
 }
 
-/** The part of a snapshot the host needs; `children` can be large and the host has no use for it. */
+/**
+ * The part of a snapshot the host needs. Not `getPersistedSnapshot`: that also persists every
+ * child's snapshot, which the host drops (measured: ~19 µs of an idle send→snapshot round trip).
+ */
 export function wireSnapshot(actor: AnyActorRef): WireSnapshot {
-  const persisted = actor.getPersistedSnapshot() as WireSnapshot;
+  const snapshot = actor.getSnapshot() as WireSnapshot;
   return {
-    status: persisted.status,
-    value: persisted.value,
-    context: persisted.context,
-    ...(persisted.output !== undefined ? { output: persisted.output } : {}),
-    ...(persisted.error !== undefined ? { error: toWireError(persisted.error) } : {}),
+    status: snapshot.status,
+    value: snapshot.value,
+    context: plainContext(snapshot.context),
+    ...(snapshot.output !== undefined ? { output: snapshot.output } : {}),
+    ...(snapshot.error !== undefined ? { error: toWireError(snapshot.error) } : {}),
   };
+}
+
+/** The context with actor refs as XState persists them (`{ xstate$$type: 1, id }`); copied only where one is found. */
+function plainContext(part: unknown): unknown {
+  if (part === null || typeof part !== 'object') return part;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  const source = part as Record<string, unknown>;
+  for (const key in source) {
+    const value = source[key];
+    if (value === null || typeof value !== 'object') continue;
+    const plain = 'sessionId' in value && 'send' in value && 'ref' in value ? { xstate$$type: 1, id: (value as unknown as { id: unknown }).id } : plainContext(value);
+    if (plain === value) continue;
+    copy ??= Array.isArray(part) ? part.slice() : { ...source };
+    (copy as Record<string, unknown>)[key] = plain;
+  }
+  return copy ?? part;
 }
 
 /** A session whose state cannot be encoded for the host fails with this. */

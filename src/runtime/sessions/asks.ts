@@ -59,11 +59,13 @@ export class Asks {
   }
 
   /** Session `id` ended for good (stopped, crashed, finished): its pending asks are rejected. */
-  sessionEnded(id: string, cause: Error | undefined): void {
+  /** `cause` may be a function: the error is then made only when an ask is pending (an error's stack costs ~10 µs). */
+  sessionEnded(id: string, cause: Error | (() => Error) | undefined): void {
     const tokens = this.#bySession.get(id);
     if (!tokens) return;
     for (const to of [...tokens]) {
-      this.#settle(to, (ask) => ask.reject(cause ?? new SessionCrashedError(id, new Error('the session ended before it answered'))));
+      const error = typeof cause === 'function' ? cause() : cause ?? new SessionCrashedError(id, new Error('the session ended before it answered'));
+      this.#settle(to, (ask) => ask.reject(error));
     }
   }
 

@@ -23,20 +23,14 @@ import type { RuntimeCore } from '../core.js';
 import { channels } from '../metrics.js';
 import type { Shard } from '../workers/shard.js';
 import type { SessionRecord } from './session-record.js';
+import { HostSnapshot } from './host-snapshot.js';
 
 /** Marks an observer that also wants the state at the moment its watch began (`waitFor`). */
 export const INITIAL = Symbol('actorhost.initialSnapshot');
 
 /** A wire snapshot as the machine's own snapshot on the host (`.matches`, `.context` work). */
 export function resolveSnapshot(core: Pick<RuntimeCore, 'machines'>, record: SessionRecord, wire: WireSnapshot): AnyMachineSnapshot {
-  const machine = core.machines.get(record.kind)!;
-  return machine.resolveState({
-    value: wire.value as never,
-    context: wire.context as never,
-    status: wire.status,
-    output: wire.output,
-    error: wire.error,
-  } as never);
+  return new HostSnapshot(core.machines.get(record.kind)!, wire) as unknown as AnyMachineSnapshot;
 }
 
 /** The session's pool is over capacity: the supervisor decides again (no timer per session). */

@@ -82,7 +82,7 @@ export class SessionStopper {
     const linked = this.#core.options.ipcServer?.hasToken(id) === true;
     const keep = mode === 'evict' || (mode === 'shutdown' && this.#core.snapshotting);
     if (!keep) {
-      this.#core.asks.sessionEnded(id, new UnknownSessionError(id, 'it was stopped before it answered'));
+      this.#core.asks.sessionEnded(id, () => new UnknownSessionError(id, 'it was stopped before it answered'));
       this.#core.labels.release(id);
       await store.delete(id);
       return;

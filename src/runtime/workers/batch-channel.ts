@@ -32,6 +32,11 @@ const FLUSH_EVENTS = 4_096;
 const MAX_BATCHES_IN_FLIGHT = 4;
 /** An encoded batch's first buffer; it grows when a batch needs more. */
 const BUILDER_BYTES = 64 * 1024;
+/**
+ * A microtask without `queueMicrotask`, which makes an AsyncResource per call (measured: ~4 µs of
+ * an idle send's ~30 µs on the host).
+ */
+const RESOLVED = Promise.resolve();
 /** Watch markers, encoded (positive fixints). */
 const MARKERS = [new Uint8Array([0]), new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])];
 
@@ -118,7 +123,7 @@ export class BatchChannel {
     if (this.#batchMailboxes.length >= FLUSH_EVENTS) this.flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      if (this.#unackedHead === this.#unacked.length) queueMicrotask(this.#scheduledFlush);
+      if (this.#unackedHead === this.#unacked.length) void RESOLVED.then(this.#scheduledFlush);
       else setImmediate(this.#scheduledFlush);
     }
   }
