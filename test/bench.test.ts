@@ -24,13 +24,14 @@ describe('npm run bench', () => {
           ...['--journal-events', '5000', '--rollback-events', '5000', '--lru-sessions', '1000'],
           ...['--ipc-requests', '5000', '--inspect-events', '5000', '--page-sessions', '500'],
           ...['--churn-sessions', '2000', '--walker-events', '20000', '--busy-events', '5000', '--orphan-sessions', '4', '--ask-samples', '20', '--asks', '2000'],
+          ...['--turn-sizes', '100', '--turns', '400', '--turn-concurrency', '20'],
           ...['--out', `${out}/`],
         ],
         { timeout: 180_000 },
         (error, output) => (error ? reject(error) : resolve(output)),
       ),
     );
-    for (const row of ['| trivial events/s |', '| events/s |', '| accepted events lost | 0 | 0 | yes |', '| recovery, 200 sessions on the shard |', '| requests/s, pipelined (256 in flight) |', '| inspector page request, 500 sessions |', '| host heap + external after 2,000 spawn/stop (after GC) |', '| walker per event (check, copy, size) |']) {
+    for (const row of ['| trivial events/s |', '| events/s |', '| accepted events lost | 0 | 0 | yes |', '| recovery, 200 sessions on the shard |', '| requests/s, pipelined (256 in flight) |', '| inspector page request, 500 sessions |', '| host heap + external after 2,000 spawn/stop (after GC) |', '| walker per event (check, copy, size) |', '| turns/s |', '| turn latency p50 (message sent → DONE answered) |']) {
       expect(stdout).toContain(row);
     }
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
@@ -45,6 +46,9 @@ describe('npm run bench', () => {
       expect(result.latencyP50Us).toBeGreaterThan(0);
     }
     expect(report.cpu.actorhost).toBeGreaterThan(0);
+    const turn = (report as unknown as { turn: Record<string, Record<string, { turnsPerSec: number; turnP50Ms: number }>> }).turn['100']!;
+    expect(Object.keys(turn)).toEqual(['actorhost', 'durable', 'inProcess', 'rawWorkers']);
+    for (const result of Object.values(turn)) expect(result.turnsPerSec).toBeGreaterThan(0);
     expect(report.storm).toMatchObject({ lost: 0 });
     expect(report.storm.recoveriesMs).toHaveLength(2);
     expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('### Core — 300 sessions');

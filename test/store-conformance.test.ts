@@ -189,3 +189,52 @@ describe('LmdbStore and stores written before encode-once', () => {
     }
   });
 });
+
+describe('LmdbStore: the journal in segments (one write per tick)', () => {
+  async function segmentKeys(dir: string): Promise<number[]> {
+    const { open } = await import('lmdb');
+    const root = open({ path: dir });
+    const keys = [...root.openDB<Uint8Array, number>({ name: 'segments', encoding: 'binary' }).getKeys()];
+    await root.close();
+    return keys;
+  }
+
+  it('after a reopen: the events no snapshot covers come back, covered and poison-dropped ones do not; a covered segment is removed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'actorhost-segments-'));
+    dirs.push(dir);
+    let store = await LmdbStore.open(dir);
+    store.begin('a', meta);
+    store.begin('b', meta);
+    // One tick: both sessions' events in one segment; then a second tick, a second segment.
+    await Promise.all([1, 2, 3].flatMap((seq) => [store.append('a', seq, encode({ type: 'A', seq })), store.append('b', seq, encode({ type: 'B', seq }))]));
+    await Promise.all([store.append('a', 4, encode({ type: 'A', seq: 4 })), store.append('b', 4, encode({ type: 'B', seq: 4 }))]);
+    store.compact('a', 2, bytes(2));
+    store.compact('b', 2, bytes(2));
+    store.drop('b', 3);
+    await store.close();
+    expect(await segmentKeys(dir)).toHaveLength(2);
+
+    store = await LmdbStore.open(dir);
+    expect(store.load('a')).toMatchObject({ snapshotSeq: 2, journal: [3, { type: 'A', seq: 3 }, 4, { type: 'A', seq: 4 }], seq: 4 });
+    // b's third event was dropped as poison: its segment is still there (a needs it), the mark too.
+    expect(store.load('b')).toMatchObject({ snapshotSeq: 2, journal: [4, { type: 'B', seq: 4 }], seq: 4 });
+    // Everything is covered: both segments hold nothing needed, and go.
+    store.compact('a', 4, bytes(4));
+    store.compact('b', 4, bytes(5));
+    await store.append('a', 5, encode({ type: 'A', seq: 5 }));
+    await store.close();
+    const left = await segmentKeys(dir);
+    expect(left).toHaveLength(1);
+
+    store = await LmdbStore.open(dir);
+    try {
+      expect(store.load('b')).toMatchObject({ snapshotSeq: 4, journal: [] });
+      expect(store.load('a')!.journal).toEqual([5, { type: 'A', seq: 5 }]);
+      // A new segment never reuses a removed one's key.
+      await store.append('b', 5, encode({ type: 'B', seq: 5 }));
+    } finally {
+      await store.close();
+    }
+    expect(Math.min(...(await segmentKeys(dir)))).toBe(left[0]);
+  });
+});

@@ -161,7 +161,7 @@ export async function actorhostSubject(workers: number, storePath?: string, mach
   return {
     async spawnAll(count) {
       const added = Array.from({ length: count }, (_, i) => `g${generation}-${ids.length + i}`);
-      ids.push(...added);
+      for (const id of added) ids.push(id);
       await Promise.all(added.map((id) => runtime.spawn('counter', { id })));
     },
     async stopAll() {

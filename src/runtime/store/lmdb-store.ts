@@ -1,10 +1,11 @@
 /**
  * The default store: an embedded LMDB environment (the `lmdb` package) in a directory.
  *
- * Layout: `sessions` (id → meta, passive flag, latest snapshot and the seq it covers) and
- * `events` (`journalKey(id, seq)` → the event's msgpack bytes, as the runtime encoded them for
- * its worker — encode once; ordered, so a session's journal is one range). Stores written before
- * encode-once kept events as objects in `journal`: `load` still reads them, clearing removes them.
+ * Layout: `sessions` (id → meta, passive flag, latest snapshot and the seq it covers);
+ * `segments`, the journal of accepted events, one write per tick (segment-journal.ts); `events`
+ * (`journalKey(id, seq)` → an event's msgpack bytes) for the journals `save` writes whole, and an
+ * empty value marking an event dropped as poison. Stores written before encode-once kept events
+ * as objects in `journal`: `load` still reads them, clearing removes them.
  *
  * One owner per store: `open` takes ownership inside an LMDB write transaction, which LMDB makes
  * exclusive across processes, so checking that the previous owner is dead and taking over is one
@@ -18,6 +19,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { StoreError, StoreLockedError } from '../../errors.js';
 import { createPackr } from '../../protocol/wire.js';
 import { processStartTime } from '../workers/process-start-time.js';
+import { SegmentJournal } from './segment-journal.js';
 import type { HeldMail, Quarantine, SessionMeta, SessionState, SessionStore, StoredSession, StoredSummary } from './store.js';
 
 interface SessionRow extends SessionMeta {
@@ -47,6 +49,9 @@ export class LmdbStore implements SessionStore {
   readonly #root: RootDatabase;
   readonly #sessions: Database<SessionRow, string>;
   readonly #journal: Database<Uint8Array, string>;
+  readonly #segments: SegmentJournal;
+  /** Ids with keys in `events` or the legacy journal: only theirs are cleared by a range scan. */
+  readonly #perEvent = new Set<string>();
   /** The journal of stores written before encode-once: objects, read and cleared, never written. */
   readonly #legacyJournal: Database<unknown, string>;
   readonly #meta: Database<OwnerRow, string>;
@@ -66,6 +71,7 @@ export class LmdbStore implements SessionStore {
     this.#root = open({ path });
     this.#sessions = this.#root.openDB<SessionRow, string>({ name: 'sessions' });
     this.#journal = this.#root.openDB<Uint8Array, string>({ name: 'events', encoding: 'binary' });
+    this.#segments = new SegmentJournal(this.#root.openDB<Uint8Array, number>({ name: 'segments', encoding: 'binary' }), onError);
     this.#legacyJournal = this.#root.openDB<unknown, string>({ name: 'journal' });
     this.#meta = this.#root.openDB<OwnerRow, string>({ name: 'meta' });
     this.#processes = this.#root.openDB<string, number>({ name: 'processes' });
@@ -97,6 +103,7 @@ export class LmdbStore implements SessionStore {
       throw error;
     }
     OPEN_IN_THIS_PROCESS.add(absolute);
+    store.#recover();
     return store;
   }
 
@@ -111,14 +118,29 @@ export class LmdbStore implements SessionStore {
     });
   }
 
+  /** Indexes what the journal holds that no snapshot covers. */
+  #recover(): void {
+    const dropped = new Set<string>();
+    for (const { key, value } of this.#journal.getRange()) {
+      this.#perEvent.add(key.slice(0, key.lastIndexOf('\u0000')));
+      if (value.length === 0) dropped.add(key);
+    }
+    for (const key of this.#legacyJournal.getKeys()) this.#perEvent.add(key.slice(0, key.lastIndexOf('\u0000')));
+    const covers = new Map<string, number>();
+    this.#segments.recover((id, seq) => {
+      let snapshotSeq = covers.get(id);
+      if (snapshotSeq === undefined) covers.set(id, (snapshotSeq = this.#sessions.get(id)?.snapshotSeq ?? MAX_SEQ));
+      return seq <= snapshotSeq || dropped.has(journalKey(id, seq));
+    });
+  }
+
   begin(id: string, meta: SessionMeta): void {
     this.#clearJournal(id, MAX_SEQ);
     this.#background(this.#sessions.put(id, { ...rowMeta(meta), passive: false, snapshotSeq: 0 }));
   }
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
-    // lmdb's own promise (it resolves once the write is committed): no wrapper per event.
-    return this.#journal.put(journalKey(id, seq), event) as Promise<unknown> as Promise<void>;
+    return this.#segments.append(id, seq, event);
   }
 
   compact(id: string, seq: number, snapshot: Uint8Array, wakeAt = 0): void {
@@ -135,7 +157,10 @@ export class LmdbStore implements SessionStore {
   }
 
   drop(id: string, seq: number): void {
-    this.#background(this.#journal.remove(journalKey(id, seq)));
+    // A mark, not a removal: the event stays in its segment until a snapshot covers it.
+    this.#segments.releaseOne(id, seq);
+    this.#perEvent.add(id);
+    this.#background(this.#journal.put(journalKey(id, seq), new Uint8Array(0)));
   }
 
   async save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void> {
@@ -143,6 +168,7 @@ export class LmdbStore implements SessionStore {
     for (let index = 0; index < state.journal.length; index += 2) {
       this.#background(this.#journal.put(journalKey(id, state.journal[index] as number), packr.pack(state.journal[index + 1]).slice()));
     }
+    if (state.journal.length > 0) this.#perEvent.add(id);
     const row: SessionRow = { ...rowMeta(meta), passive, snapshotSeq: state.snapshotSeq, wakeAt: state.wakeAt ?? 0 };
     if (state.snapshot) row.snapshot = state.snapshot;
     await this.#sessions.put(id, row);
@@ -161,9 +187,14 @@ export class LmdbStore implements SessionStore {
     const row = this.#sessions.get(id);
     if (!row) return undefined;
     const range = { start: journalKey(id, row.snapshotSeq + 1), end: journalKey(id, MAX_SEQ) };
-    const bySeq = new Map<number, unknown>();
-    for (const { key, value } of this.#legacyJournal.getRange(range)) bySeq.set(seqOf(key), value);
-    for (const { key, value } of this.#journal.getRange(range)) bySeq.set(seqOf(key), packr.unpack(value));
+    const bySeq = this.#segments.events(id, row.snapshotSeq);
+    if (this.#perEvent.has(id)) {
+      for (const { key, value } of this.#legacyJournal.getRange(range)) bySeq.set(seqOf(key), value);
+      for (const { key, value } of this.#journal.getRange(range)) {
+        if (value.length === 0) bySeq.delete(seqOf(key));
+        else bySeq.set(seqOf(key), packr.unpack(value));
+      }
+    }
     const journal: unknown[] = [];
     let seq = row.snapshotSeq;
     for (const journaled of [...bySeq.keys()].sort((a, b) => a - b)) {
@@ -248,6 +279,9 @@ export class LmdbStore implements SessionStore {
   }
 
   #clearJournal(id: string, uptoSeq: number): void {
+    this.#segments.release(id, uptoSeq);
+    if (!this.#perEvent.has(id)) return;
+    if (uptoSeq === MAX_SEQ) this.#perEvent.delete(id);
     const range = { start: journalKey(id, 0), end: journalKey(id, uptoSeq + 1) };
     for (const key of this.#journal.getKeys(range)) this.#background(this.#journal.remove(key));
     for (const key of this.#legacyJournal.getKeys(range)) this.#background(this.#legacyJournal.remove(key));
