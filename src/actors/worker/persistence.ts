@@ -69,7 +69,9 @@ export function persistedWithTimers(actor: AnyActorRef, version: number): { pers
     if (wakeAt === 0 || at < wakeAt) wakeAt = at;
   }
   const envelope: Envelope = { version, timers };
-  return { persisted: { ...persisted, [ENVELOPE_KEY]: envelope }, wakeAt };
+  // `persisted` is XState's fresh copy: the envelope goes in place (a spread costs µs per snapshot).
+  (persisted as Record<string, unknown>)[ENVELOPE_KEY] = envelope;
+  return { persisted, wakeAt };
 }
 
 /**
@@ -113,7 +115,10 @@ export function createSessionActor(
 ): { actor: AnyActorRef; timers: StoredTimer[]; migrated: boolean } {
   const { id, input, stored, clock, inspect } = options;
   const { snapshot, timers, migrated } = stored === undefined ? { snapshot: undefined, timers: [], migrated: false } : restorable(kind, stored);
-  const actor = createActor(kind.machine, { id, input, clock, ...(snapshot ? { snapshot: snapshot as never } : {}), ...(inspect ? { inspect } : {}) });
+  const actorOptions: { id: string; input: unknown; clock: SessionClock; snapshot?: never; inspect?: (event: InspectionEvent) => void } = { id, input, clock };
+  if (snapshot) actorOptions.snapshot = snapshot as never;
+  if (inspect) actorOptions.inspect = inspect;
+  const actor = createActor(kind.machine, actorOptions);
   // A snapshot that no longer fits the machine (a state renamed) leaves the actor in error.
   const restored = actor.getSnapshot() as { status: string; error?: unknown };
   if (snapshot && restored.status === 'error') throw new RestoreFailure(`its snapshot does not fit the machine: ${describeCause(restored.error)}`);

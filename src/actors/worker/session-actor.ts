@@ -77,6 +77,19 @@ export function observe(session: HostedSession): void {
 
 export function startActor(actor: AnyActorRef): void {
   actor.start();
+  compactOptions(actor);
+}
+
+/**
+ * XState keeps the actor's options as `{ ...defaults, ...options }`; keys the defaults lack (`id`,
+ * `input`) leave that object in a slow dictionary shape (240 B per session, measured), and it holds
+ * the restored snapshot for good. Once started, XState reads none of it but `devTools` (at start):
+ * a plain object with the same values replaces it.
+ */
+function compactOptions(actor: AnyActorRef): void {
+  const internals = actor as unknown as { options: { clock: unknown; logger: unknown; devTools: unknown; id: unknown; input: unknown } };
+  const { clock, logger, devTools, id, input } = internals.options;
+  internals.options = { clock, logger, devTools, id, input };
 }
 
 export function sendEvent(actor: AnyActorRef, event: { type: string }): void {

@@ -172,7 +172,12 @@ export class SessionDirectory {
 
   #labelled(info: SessionInfo): SessionInfo {
     const held = this.#core.labels.of(info.id);
-    return held ? { ...info, label: held.label, group: held.group } : info;
+    // `info` is this call's own object.
+    if (held) {
+      info.label = held.label;
+      info.group = held.group;
+    }
+    return info;
   }
 
   /** Every session, live, leaving and passive, that `wanted` keeps, in that order. */

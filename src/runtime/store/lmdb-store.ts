@@ -136,7 +136,10 @@ export class LmdbStore implements SessionStore {
 
   begin(id: string, meta: SessionMeta): void {
     this.#clearJournal(id, MAX_SEQ);
-    this.#background(this.#sessions.put(id, { ...rowMeta(meta), passive: false, snapshotSeq: 0 }));
+    const row: SessionRow = rowMeta(meta);
+    row.passive = false;
+    row.snapshotSeq = 0;
+    this.#background(this.#sessions.put(id, row));
   }
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
@@ -150,7 +153,12 @@ export class LmdbStore implements SessionStore {
       this.#root.transaction(() => {
         const row = this.#sessions.get(id);
         if (!row || seq < row.snapshotSeq) return;
-        void this.#sessions.put(id, { ...row, passive: false, snapshotSeq: seq, snapshot, wakeAt });
+        // The row is this read's own copy: changed in place (a spread and new keys cost µs each).
+        row.passive = false;
+        row.snapshotSeq = seq;
+        row.snapshot = snapshot;
+        row.wakeAt = wakeAt;
+        void this.#sessions.put(id, row);
         this.#clearJournal(id, seq);
       }),
     );
@@ -169,7 +177,10 @@ export class LmdbStore implements SessionStore {
       this.#background(this.#journal.put(journalKey(id, state.journal[index] as number), packr.pack(state.journal[index + 1]).slice()));
     }
     if (state.journal.length > 0) this.#perEvent.add(id);
-    const row: SessionRow = { ...rowMeta(meta), passive, snapshotSeq: state.snapshotSeq, wakeAt: state.wakeAt ?? 0 };
+    const row: SessionRow = rowMeta(meta);
+    row.passive = passive;
+    row.snapshotSeq = state.snapshotSeq;
+    row.wakeAt = state.wakeAt ?? 0;
     if (state.snapshot) row.snapshot = state.snapshot;
     await this.#sessions.put(id, row);
   }
@@ -301,9 +312,11 @@ function mailKey(group: string, seq: number): string {
   return `${group}\u0000${seq.toString(36).padStart(11, '0')}`;
 }
 
-/** What a session row keeps of its meta. */
-function rowMeta(meta: SessionMeta): SessionMeta {
-  return { kind: meta.kind, pool: meta.pool, input: meta.input, linked: meta.linked === true, ...(meta.label ? { label: meta.label } : {}) };
+/** A session row with what it keeps of its meta; the caller sets the rest. */
+function rowMeta(meta: SessionMeta): SessionRow {
+  const row: SessionRow = { kind: meta.kind, pool: meta.pool, input: meta.input, linked: meta.linked === true, passive: false, snapshotSeq: 0 };
+  if (meta.label) row.label = meta.label;
+  return row;
 }
 
 function seqOf(key: string): number {

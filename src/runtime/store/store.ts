@@ -140,7 +140,8 @@ export class MemoryStore implements SessionStore {
   readonly #mail = new Map<string, { group: string; seq: number; mail: HeldMail }>();
 
   begin(id: string, meta: SessionMeta): void {
-    this.#sessions.set(id, { ...meta, passive: false, wakeAt: 0, quarantined: undefined, snapshot: undefined, snapshotSeq: 0, journal: new Map() });
+    const { kind, pool, input, linked, label } = meta;
+    this.#sessions.set(id, { kind, pool, input, linked, label, passive: false, wakeAt: 0, quarantined: undefined, snapshot: undefined, snapshotSeq: 0, journal: new Map() });
   }
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
