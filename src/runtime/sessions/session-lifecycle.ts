@@ -263,6 +263,7 @@ export class SessionLifecycle {
     record.snapshotSeq = stored.snapshotSeq;
     record.wakeAt = stored.wakeAt;
     record.seq = stored.snapshotSeq;
+    if (stored.journal.length > 0) record.journal = [];
     for (let index = 0; index < stored.journal.length; index += 2) {
       const seq = stored.journal[index] as number;
       // A gap in the stored journal is an event dropped as poison.

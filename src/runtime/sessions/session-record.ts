@@ -16,6 +16,8 @@ export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 
 
 /** A journal slot whose event was dropped as poison. */
 export const POISONED = undefined;
+/** The journal of every record with none yet: shared, never written (a record's own comes with its first event). */
+const NO_EVENTS: unknown[] = [];
 
 /** Totals kept by every record of one runtime, so `stats()` never walks the records. */
 export interface MailboxTotals {
@@ -48,32 +50,19 @@ export class SessionRecord implements Mailbox, PoolMember {
   pooledIn: Pool<SessionRecord> | undefined;
   /** Set once the record has left the registry; `endCause` says why when it failed. */
   ended = false;
-  endCause: Error | undefined;
   /** The seq of the last accepted event, over the session's whole life. */
   seq = 0;
   snapshotSeq = 0;
   snapshot: Uint8Array | undefined;
   /** The snapshot's earliest armed timer (ms since the epoch; 0: none), to wake it once passive. */
   wakeAt = 0;
-  journal: unknown[] = [];
-  /** A fresh IPC link for its connection machines, until its restore has handed it over. */
-  relink: { address: unknown; token: string } | undefined;
-  /** The message of its last failure: the same failure again is logged without its stack. */
-  lastFailure: string | undefined;
-  /** Restart times inside the restart window. */
-  restarts: number[] | undefined;
-  /** Subprocesses the session started that have not exited. */
-  pids: Set<number> | undefined;
+  journal: unknown[] = NO_EVENTS;
   /** What was sent while the session was (re)starting, in order: copied events, or watch markers. */
   pending: unknown[] | undefined;
   /** Settles when the worker has answered the (re)start; set only while (re)starting. */
   startup: Promise<unknown> | undefined;
-  observers: Set<Partial<Observer<AnyMachineSnapshot>>> | undefined;
-  /** The seq of the latest snapshot its observers were given (replays skip up to it). */
-  notifiedSeq = 0;
-  /** Waiters for `processed` to reach a target; targets only grow, so the queue stays sorted. */
-  #drainWaiters: Array<{ target: number; wake(): void }> | undefined;
-  #incarnationWaiters: Array<() => void> | undefined;
+  /** What few sessions ever have, allocated on first use (see `Extras`). */
+  #extras: Extras | undefined;
 
   readonly #totals: MailboxTotals;
 
@@ -86,6 +75,58 @@ export class SessionRecord implements Mailbox, PoolMember {
     this.input = init.input;
     this.shard = init.shard;
     this.lastActiveAt = init.now;
+  }
+
+  #x(): Extras {
+    return (this.#extras ??= new Extras());
+  }
+
+  get endCause(): Error | undefined {
+    return this.#extras?.endCause;
+  }
+  set endCause(cause: Error | undefined) {
+    if (cause !== undefined || this.#extras) this.#x().endCause = cause;
+  }
+  /** A fresh IPC link for its connection machines, until its restore has handed it over. */
+  get relink(): { address: unknown; token: string } | undefined {
+    return this.#extras?.relink;
+  }
+  set relink(link: { address: unknown; token: string } | undefined) {
+    if (link !== undefined || this.#extras) this.#x().relink = link;
+  }
+  /** The message of its last failure: the same failure again is logged without its stack. */
+  get lastFailure(): string | undefined {
+    return this.#extras?.lastFailure;
+  }
+  set lastFailure(message: string | undefined) {
+    if (message !== undefined || this.#extras) this.#x().lastFailure = message;
+  }
+  /** Restart times inside the restart window. */
+  get restarts(): number[] | undefined {
+    return this.#extras?.restarts;
+  }
+  set restarts(times: number[] | undefined) {
+    if (times !== undefined || this.#extras) this.#x().restarts = times;
+  }
+  /** Subprocesses the session started that have not exited. */
+  get pids(): Set<number> | undefined {
+    return this.#extras?.pids;
+  }
+  set pids(pids: Set<number> | undefined) {
+    if (pids !== undefined || this.#extras) this.#x().pids = pids;
+  }
+  get observers(): Set<Partial<Observer<AnyMachineSnapshot>>> | undefined {
+    return this.#extras?.observers;
+  }
+  set observers(observers: Set<Partial<Observer<AnyMachineSnapshot>>> | undefined) {
+    if (observers !== undefined || this.#extras) this.#x().observers = observers;
+  }
+  /** The seq of the latest snapshot its observers were given (replays skip up to it). */
+  get notifiedSeq(): number {
+    return this.#extras?.notifiedSeq ?? 0;
+  }
+  set notifiedSeq(seq: number) {
+    if (seq !== 0 || this.#extras) this.#x().notifiedSeq = seq;
   }
 
   /** Events in the mailbox: accepted, not yet processed. */
@@ -105,7 +146,8 @@ export class SessionRecord implements Mailbox, PoolMember {
   journalEvent(event: unknown, bytes: number): number {
     this.accepted++;
     this.#totals.mailboxed++;
-    this.journal.push(event);
+    if (this.journal === NO_EVENTS) this.journal = [event];
+    else this.journal.push(event);
     this.inFlightBytes += bytes;
     return ++this.seq;
   }
@@ -152,10 +194,10 @@ export class SessionRecord implements Mailbox, PoolMember {
     // Its mailbox emptied: it may be the candidate an over-capacity pool waits for.
     const pool = this.pooledIn;
     if (waiting === 1 && pool !== undefined && pool.size > pool.capacity) pool.onCandidate?.(pool);
-    const waiters = this.#drainWaiters;
+    const waiters = this.#extras?.drainWaiters;
     if (waiters === undefined) return;
     while (waiters.length > 0 && waiters[0]!.target <= this.processed) waiters.shift()!.wake();
-    if (waiters.length === 0) this.#drainWaiters = undefined;
+    if (waiters.length === 0) this.#extras!.drainWaiters = undefined;
   }
 
   /**
@@ -165,7 +207,7 @@ export class SessionRecord implements Mailbox, PoolMember {
   drained(): Promise<void> {
     const target = this.accepted;
     if (this.processed >= target || this.ended) return Promise.resolve();
-    return new Promise((wake) => (this.#drainWaiters ??= []).push({ target, wake }));
+    return new Promise((wake) => (this.#x().drainWaiters ??= []).push({ target, wake }));
   }
 
   /** Waits out any (re)start under way, then for the events accepted before the call. */
@@ -182,14 +224,16 @@ export class SessionRecord implements Mailbox, PoolMember {
   /** Resolves when this incarnation (`key`) is replaced by a restart, or the session ends. */
   nextIncarnation(key: number): Promise<void> {
     if (this.key !== key || this.ended) return Promise.resolve();
-    return new Promise((wake) => (this.#incarnationWaiters ??= []).push(wake));
+    return new Promise((wake) => (this.#x().incarnationWaiters ??= []).push(wake));
   }
 
   /** A restart gave the session a new key (the directory's `rekey`): wakes `nextIncarnation`. */
   reincarnated(): void {
-    const waiters = this.#incarnationWaiters;
-    this.#incarnationWaiters = undefined;
-    if (waiters) for (const wake of waiters) wake();
+    const extras = this.#extras;
+    const waiters = extras?.incarnationWaiters;
+    if (!waiters) return;
+    extras!.incarnationWaiters = undefined;
+    for (const wake of waiters) wake();
   }
 
   /** Leaves the registry: nothing waits on it any more. */
@@ -201,11 +245,28 @@ export class SessionRecord implements Mailbox, PoolMember {
     this.ended = true;
     this.endCause = cause;
     this.pending = undefined;
-    this.journal = [];
+    this.journal = NO_EVENTS;
     this.snapshot = undefined;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = undefined;
+    const waiters = this.#extras?.drainWaiters;
+    if (waiters) this.#extras!.drainWaiters = undefined;
     if (waiters) for (const waiter of waiters) waiter.wake();
     this.reincarnated();
   }
+}
+
+/**
+ * The parts of a record few sessions ever use — observers, subprocesses, restarts, waiters —
+ * kept apart so an idle session's record stays small (it counts toward the memory per session).
+ */
+class Extras {
+  endCause: Error | undefined = undefined;
+  relink: { address: unknown; token: string } | undefined = undefined;
+  lastFailure: string | undefined = undefined;
+  restarts: number[] | undefined = undefined;
+  pids: Set<number> | undefined = undefined;
+  observers: Set<Partial<Observer<AnyMachineSnapshot>>> | undefined = undefined;
+  notifiedSeq = 0;
+  /** Waiters for `processed` to reach a target; targets only grow, so the queue stays sorted. */
+  drainWaiters: Array<{ target: number; wake(): void }> | undefined = undefined;
+  incarnationWaiters: Array<() => void> | undefined = undefined;
 }
