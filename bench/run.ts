@@ -23,7 +23,7 @@ import { EVENTS_PER_TURN, turnScenario, type TurnResult, type TurnResults } from
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
-    sizes: { type: 'string', default: '1000,10000,100000' },
+    sizes: { type: 'string', default: '1000,10000,100000,300000' },
     sessions: { type: 'string' },
     events: { type: 'string', default: '1000000' },
     workers: { type: 'string', default: '2' },
