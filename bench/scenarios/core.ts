@@ -155,6 +155,9 @@ export async function actorhostSubject(workers: number, storePath?: string, mach
     ...(storePath ? { store: { path: storePath }, durability: 'journal' as const } : { store: 'memory' as const, durability: 'none' as const }),
     // Sending as fast as the host can, 1,000,000 events over 1,000 sessions: room for them all.
     mailbox: { capacity: 100_000 },
+    // The raw workers' heaps are Node's default size; the default 1 GB per worker would start
+    // passivating at 300,000 sessions (its high mark, 768 MB, measured).
+    resourceLimits: { maxYoungGenerationSizeMb: 64, maxOldGenerationSizeMb: 4_096 },
   });
   let ids: string[] = [];
   let generation = 0;
