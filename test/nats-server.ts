@@ -1,0 +1,56 @@
+// NATS servers for the fleet's tests: Debian's nats-server on a free port of 127.0.0.1 with
+// JetStream in a temporary directory, killed by pid when the test ends.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface NatsServer {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts one JetStream server; resolves once it is ready to serve. */
+export async function startNats(): Promise<NatsServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'actorhost-nats-'));
+  const child: ChildProcess = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start within 10 s:\n${log}`)), 10_000);
+    child.once('exit', (code) => reject(new Error(`nats-server exited (${code}):\n${log}`)));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log += String(chunk);
+      if (log.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.stderr!.resume();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
