@@ -1,0 +1,104 @@
+/**
+ * A shard's log in JetStream: every write a shard's owner makes is a message on the shard's own
+ * subject, published only if the subject's last message is the one this owner wrote last
+ * (`expect.lastSubjectSequence`). So writes are **fenced** (shared/FLEET.md, "Storage"): a new
+ * owner first writes an epoch marker; from then on, a write of the previous owner — paused past
+ * its lease, still believing it owns the shard — is refused by the server (`FencedError`), and
+ * nothing it writes lands after the new owner's first write.
+ *
+ * One write in flight per shard: `append` waits for the previous one (the caller gathers a tick's
+ * writes into one message). `read` replays the subject from the start, in order.
+ */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+
+/** A write refused because another owner wrote to the shard since: this host lost it. */
+export class FencedError extends Error {
+  override name = 'FencedError';
+}
+
+export interface LogEntry {
+  seq: number;
+  data: Uint8Array;
+}
+
+export class ShardLog {
+  readonly subject: string;
+  readonly epoch: number;
+  readonly #js: JetStreamClient;
+  #last: number;
+  #tail: Promise<unknown> = Promise.resolve();
+  #fenced = false;
+
+  private constructor(js: JetStreamClient, subject: string, epoch: number, last: number) {
+    this.#js = js;
+    this.subject = subject;
+    this.epoch = epoch;
+    this.#last = last;
+  }
+
+  /**
+   * Takes the shard's log over under `epoch` (the lease's): reads its last sequence and writes
+   * the epoch marker conditional on it. Rejects with `FencedError` if another owner wrote meanwhile.
+   */
+  static async open(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subject: string; epoch: number; marker: Uint8Array }): Promise<ShardLog> {
+    const last = await lastSequence(options.jsm, options.stream, options.subject);
+    const log = new ShardLog(options.js, options.subject, options.epoch, last);
+    await log.append(options.marker);
+    return log;
+  }
+
+  /** The last sequence this owner wrote (or found at open). */
+  get last(): number {
+    return this.#last;
+  }
+
+  /** Appends after this owner's previous write; resolves with its sequence once JetStream has it. */
+  append(data: Uint8Array): Promise<number> {
+    const write = this.#tail.then(async () => {
+      if (this.#fenced) throw new FencedError(`shard log ${this.subject}: fenced, another owner wrote to it`);
+      try {
+        const ack = await this.#js.publish(this.subject, data, { expect: { lastSubjectSequence: this.#last } });
+        this.#last = ack.seq;
+        return ack.seq;
+      } catch (error) {
+        if (/wrong last sequence/i.test(String((error as Error).message))) {
+          this.#fenced = true;
+          throw new FencedError(`shard log ${this.subject}: another owner wrote to it (epoch ${this.epoch} is over)`, { cause: error });
+        }
+        throw error;
+      }
+    });
+    this.#tail = write.catch(() => {});
+    return write;
+  }
+
+  /** Every message of the subject from `fromSeq` on, in order (a takeover's restore). */
+  static async read(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subject: string; fromSeq?: number }): Promise<LogEntry[]> {
+    const last = await lastSequence(options.jsm, options.stream, options.subject);
+    const entries: LogEntry[] = [];
+    if (last === 0) return entries;
+    const consumer = await options.js.consumers.get(options.stream, {
+      // A string, not an array: nats-server 2.9 knows only the single `filter_subject`.
+      filter_subjects: options.subject,
+      ...(options.fromSeq ? { opt_start_seq: options.fromSeq } : {}),
+    });
+    const messages = await consumer.consume();
+    for await (const message of messages) {
+      entries.push({ seq: message.seq, data: message.data });
+      if (message.seq >= last) break;
+    }
+    await messages.close();
+    return entries;
+  }
+}
+
+/** The subject's last sequence in the stream (0: none yet). */
+async function lastSequence(jsm: JetStreamManager, stream: string, subject: string): Promise<number> {
+  try {
+    const message = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+    return message?.seq ?? 0;
+  } catch (error) {
+    if (/no message found/i.test(String((error as Error).message))) return 0;
+    throw error;
+  }
+}
