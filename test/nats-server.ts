@@ -23,16 +23,42 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts one JetStream server; resolves once it is ready to serve. */
-export async function startNats(): Promise<NatsServer> {
+/** Starts one JetStream server; resolves once it is ready to serve. `restart` kills it (SIGKILL) and starts it again on the same port and directory. */
+export async function startNats(): Promise<NatsServer & { restart(): Promise<void> }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'actorhost-nats-'));
-  const child: ChildProcess = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let child = await launch(port, dir);
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    get pid() {
+      return child.pid!;
+    },
+    async restart() {
+      await kill();
+      child = await launch(port, dir);
+    },
+    async stop() {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function launch(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let log = '';
     const timer = setTimeout(() => reject(new Error(`nats-server did not start within 10 s:\n${log}`)), 10_000);
     child.once('exit', (code) => reject(new Error(`nats-server exited (${code}):\n${log}`)));
     child.stderr!.on('data', (chunk: Buffer) => {
+      if (log.includes('Server is ready')) return;
       log += String(chunk);
       if (log.includes('Server is ready')) {
         clearTimeout(timer);
@@ -40,17 +66,5 @@ export async function startNats(): Promise<NatsServer> {
       }
     });
   });
-  child.stderr!.resume();
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return child;
 }

@@ -5,14 +5,33 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
 import { LmdbStore, MemoryStore, type SessionStore } from '../dist/src/internal.js';
+import { JetStreamStore } from '../dist/src/runtime/store/jetstream-store.js';
+import { startNats, type NatsServer } from './nats-server.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
+// The fleet's store runs on a nats-server of this file's own, started on first use.
+let nats: Promise<NatsServer> | undefined;
+let fleets = 0;
+afterAll(async () => {
+  await (await nats)?.stop();
+});
+
 const stores: Array<[string, () => Promise<SessionStore>, boolean]> = [
   ['MemoryStore', async () => new MemoryStore(), false],
+  [
+    'JetStreamStore',
+    async () => {
+      const server = await (nats ??= startNats());
+      const store = await JetStreamStore.open({ servers: server.url, name: `conformance${++fleets}`, shards: 4, host: 'test-host' });
+      await store.acquireAll(1);
+      return store;
+    },
+    true,
+  ],
   [
     'LmdbStore',
     async () => {

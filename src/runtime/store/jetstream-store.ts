@@ -1,0 +1,285 @@
+/**
+ * The store of a fleet: JetStream behind the same `SessionStore` interface (shared/FLEET.md,
+ * "Storage"). Fleet groundwork: it passes the store conformance suite; the runtime does not yet
+ * open it (no `fleet` option yet).
+ *
+ * Each shard's sessions are kept as a log of their writes on the shard's own subject (a
+ * `ShardLog`: fenced — a previous owner's writes are refused once this host took the shard). The
+ * writes of one tick to one shard are one message; a shard's state is rebuilt by replaying its
+ * log when this host acquires it, and is then served from memory (`load` and `list` are
+ * synchronous). Labels, held mail and the process ledger live in KV buckets, mirrored in memory.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { createPackr } from '../../protocol/wire.js';
+import { shardOf } from '../fleet/placement.js';
+import { ShardLog } from '../fleet/shard-log.js';
+import { MemoryStore, type HeldMail, type Quarantine, type SessionMeta, type SessionState, type SessionStore, type StoredSession, type StoredSummary } from './store.js';
+
+type Write =
+  | ['epoch', number]
+  | ['begin', string, SessionMeta]
+  | ['append', string, number, Uint8Array]
+  | ['compact', string, number, Uint8Array, number]
+  | ['drop', string, number]
+  | ['save', string, SessionMeta, SessionState, boolean]
+  | ['quarantine', string, Quarantine | null]
+  | ['delete', string];
+
+interface Shard {
+  log: ShardLog;
+  pending: Write[];
+  done: Promise<void> | undefined;
+}
+
+const RESOLVED = Promise.resolve();
+
+export interface JetStreamStoreOptions {
+  servers: string | string[];
+  /** The fleet's name: its stream, subjects and buckets are named after it. */
+  name: string;
+  shards: number;
+  /** This host's name (its process ledger is its own). */
+  host: string;
+  /** JetStream replicas of the stream and buckets (3 on a three-node cluster). */
+  replicas?: number;
+  onError?: (error: unknown) => void;
+}
+
+export class JetStreamStore implements SessionStore {
+  readonly durable = true;
+  readonly #options: JetStreamStoreOptions;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #state = new MemoryStore();
+  readonly #shards = new Map<number, Shard>();
+  readonly #packr = createPackr();
+  readonly #labels: Mirror<string>;
+  readonly #mail: Mirror<HeldMail>;
+  readonly #processes: Mirror<string>;
+
+  private constructor(options: JetStreamStoreOptions, nc: NatsConnection, jsm: JetStreamManager, buckets: { labels: Mirror<string>; mail: Mirror<HeldMail>; processes: Mirror<string> }) {
+    this.#options = options;
+    this.#nc = nc;
+    this.#js = jetstream(nc);
+    this.#jsm = jsm;
+    this.#labels = buckets.labels;
+    this.#mail = buckets.mail;
+    this.#processes = buckets.processes;
+  }
+
+  static async open(options: JetStreamStoreOptions): Promise<JetStreamStore> {
+    const nc = await connect({ servers: options.servers });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const replicas = options.replicas ?? 1;
+      const stream = streamName(options.name);
+      await jsm.streams.info(stream).catch(() => jsm.streams.add({ name: stream, subjects: [`${options.name}.shard.*`], num_replicas: replicas }));
+      const kvm = new Kvm(nc);
+      const bucket = async <T>(suffix: string) => Mirror.open<T>(await kvm.create(`${options.name}-${suffix}`, { history: 1, replicas }));
+      return new JetStreamStore(options, nc, jsm, { labels: await bucket('labels'), mail: await bucket('mail'), processes: await bucket(`processes-${options.host}`) });
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /** Takes shard `shard` over under `epoch` (its lease's): replays its log, then fences it for this host. */
+  async acquire(shard: number, epoch: number): Promise<void> {
+    const stream = streamName(this.#options.name);
+    const subject = `${this.#options.name}.shard.${shard}`;
+    for (const entry of await ShardLog.read({ js: this.#js, jsm: this.#jsm, stream, subject })) {
+      for (const write of this.#packr.unpack(entry.data) as Write[]) this.#apply(write);
+    }
+    const marker: Write[] = [['epoch', epoch]];
+    const log = await ShardLog.open({ js: this.#js, jsm: this.#jsm, stream, subject, epoch, marker: this.#packr.pack(marker).slice() });
+    this.#shards.set(shard, { log, pending: [], done: undefined });
+  }
+
+  /** Every shard at once, for a host that is the whole fleet (and the conformance suite). */
+  async acquireAll(epoch: number): Promise<void> {
+    for (let shard = 0; shard < this.#options.shards; shard++) await this.acquire(shard, epoch);
+  }
+
+  begin(id: string, meta: SessionMeta): void {
+    void this.#write(id, ['begin', id, meta]).catch(this.#onError);
+  }
+
+  append(id: string, seq: number, event: Uint8Array): Promise<void> {
+    // The bytes may be a view of a buffer reused later: the write keeps its own copy.
+    return this.#write(id, ['append', id, seq, event.slice()]);
+  }
+
+  compact(id: string, seq: number, snapshot: Uint8Array, wakeAt = 0): void {
+    void this.#write(id, ['compact', id, seq, snapshot, wakeAt]).catch(this.#onError);
+  }
+
+  drop(id: string, seq: number): void {
+    void this.#write(id, ['drop', id, seq]).catch(this.#onError);
+  }
+
+  save(id: string, meta: SessionMeta, state: SessionState, passive: boolean): Promise<void> {
+    return this.#write(id, ['save', id, meta, state, passive]);
+  }
+
+  quarantine(id: string, cause: Quarantine | undefined): Promise<void> {
+    return this.#write(id, ['quarantine', id, cause ?? null]);
+  }
+
+  load(id: string): StoredSession | undefined {
+    return this.#state.load(id);
+  }
+
+  list(): StoredSummary[] {
+    return this.#state.list();
+  }
+
+  delete(id: string): Promise<void> {
+    return this.#write(id, ['delete', id]);
+  }
+
+  rememberLabel(group: string, key: string, label: string): void {
+    void this.#labels.put(`${group}\u0000${key}`, label).catch(this.#onError);
+  }
+
+  rememberedLabels(): Array<{ group: string; key: string; label: string }> {
+    return this.#labels.entries().map(([key, label]) => {
+      const separator = key.indexOf('\u0000');
+      return { group: key.slice(0, separator), key: key.slice(separator + 1), label };
+    });
+  }
+
+  holdMail(group: string, seq: number, mail: HeldMail): Promise<void> {
+    return this.#mail.put(`${group}\u0000${seq}`, mail);
+  }
+
+  releaseMail(group: string, seq: number): void {
+    void this.#mail.remove(`${group}\u0000${seq}`).catch(this.#onError);
+  }
+
+  heldMail(): Array<{ group: string; seq: number; mail: HeldMail }> {
+    return this.#mail
+      .entries()
+      .map(([key, mail]) => ({ group: key.slice(0, key.indexOf('\u0000')), seq: Number(key.slice(key.indexOf('\u0000') + 1)), mail }))
+      .sort((a, b) => (a.group === b.group ? a.seq - b.seq : a.group < b.group ? -1 : 1));
+  }
+
+  recordProcess(pid: number, startTime: string): void {
+    void this.#processes.put(String(pid), startTime).catch(this.#onError);
+  }
+
+  forgetProcess(pid: number): void {
+    void this.#processes.remove(String(pid)).catch(this.#onError);
+  }
+
+  recordedProcesses(): Array<{ pid: number; startTime: string }> {
+    return this.#processes.entries().map(([pid, startTime]) => ({ pid: Number(pid), startTime }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#shards.values()].map((shard) => shard.done));
+    await Promise.allSettled([this.#labels.settled(), this.#mail.settled(), this.#processes.settled()]);
+    await this.#nc.close();
+  }
+
+  readonly #onError = (error: unknown) => this.#options.onError?.(error);
+
+  /** Applies the write here at once (reads see it), and sends it with the rest of this tick's writes to the shard. */
+  #write(id: string, write: Write): Promise<void> {
+    const index = shardOf(id, this.#options.shards);
+    const shard = this.#shards.get(index);
+    if (!shard) return Promise.reject(new Error(`session ${JSON.stringify(id)} is in shard ${index}, which this host does not own`));
+    this.#apply(write);
+    if (shard.pending.push(write) === 1) {
+      shard.done = RESOLVED.then(() => {
+        const writes = shard.pending;
+        shard.pending = [];
+        return shard.log.append(this.#packr.pack(writes).slice()).then(() => undefined);
+      });
+    }
+    return shard.done!;
+  }
+
+  #apply(write: Write): void {
+    const state = this.#state;
+    switch (write[0]) {
+      case 'epoch':
+        break;
+      case 'begin':
+        state.begin(write[1], write[2]);
+        break;
+      case 'append':
+        void state.append(write[1], write[2], write[3]);
+        break;
+      case 'compact':
+        state.compact(write[1], write[2], write[3], write[4]);
+        break;
+      case 'drop':
+        state.drop(write[1], write[2]);
+        break;
+      case 'save':
+        void state.save(write[1], write[2], write[3], write[4]);
+        break;
+      case 'quarantine':
+        void state.quarantine(write[1], write[2] ?? undefined);
+        break;
+      case 'delete':
+        void state.delete(write[1]);
+        break;
+    }
+  }
+}
+
+function streamName(fleet: string): string {
+  return `${fleet}_shards`;
+}
+
+/**
+ * A KV bucket mirrored in memory: reads are synchronous, writes go to the bucket (keys hex-encoded:
+ * KV keys allow few characters). Loaded once at open.
+ */
+class Mirror<T> {
+  readonly #kv: KV;
+  readonly #values = new Map<string, T>();
+  readonly #packr = createPackr();
+  #writes: Promise<unknown> = RESOLVED;
+
+  private constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  static async open<T>(kv: KV): Promise<Mirror<T>> {
+    const mirror = new Mirror<T>(kv);
+    for await (const key of await kv.keys()) {
+      const entry = await kv.get(key);
+      if (entry && entry.operation === 'PUT') mirror.#values.set(Buffer.from(key, 'hex').toString('utf8'), mirror.#packr.unpack(entry.value) as T);
+    }
+    return mirror;
+  }
+
+  entries(): Array<[string, T]> {
+    return [...this.#values];
+  }
+
+  put(key: string, value: T): Promise<void> {
+    this.#values.set(key, value);
+    return this.#track(this.#kv.put(Buffer.from(key, 'utf8').toString('hex'), this.#packr.pack(value).slice()));
+  }
+
+  remove(key: string): Promise<void> {
+    this.#values.delete(key);
+    return this.#track(this.#kv.delete(Buffer.from(key, 'utf8').toString('hex')));
+  }
+
+  settled(): Promise<unknown> {
+    return this.#writes;
+  }
+
+  #track(write: Promise<unknown>): Promise<void> {
+    const done = write.then(() => undefined);
+    this.#writes = Promise.allSettled([this.#writes, done]);
+    return done;
+  }
+}
