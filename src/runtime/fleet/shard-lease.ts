@@ -29,6 +29,8 @@ export type LostReason = 'expired' | 'refused' | 'released';
 export interface ShardLeaseOptions {
   kv: LeaseKv;
   shard: number;
+  /** The key; default `shard.<shard>`. */
+  key?: string;
   /** This host's name, stored as the key's value (for operators; ownership is the revision). */
   host: string;
   ttlMs: number;
@@ -53,7 +55,7 @@ export class ShardLease {
   constructor(options: ShardLeaseOptions) {
     this.#options = options;
     this.shard = options.shard;
-    this.#key = `shard.${options.shard}`;
+    this.#key = options.key ?? `shard.${options.shard}`;
     this.#value = new TextEncoder().encode(options.host);
   }
 
