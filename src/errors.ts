@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'ERR_RUNTIME_CLOSED'
   | 'ERR_SESSION_CRASHED'
   | 'ERR_SESSION_QUARANTINED'
+  | 'ERR_SHARD_UNAVAILABLE'
   | 'ERR_STORE'
   | 'ERR_STORE_LOCKED'
   | 'ERR_UNKNOWN_MACHINE'
@@ -168,6 +169,22 @@ export class WorkerHangError extends ActorhostError {
       `Worker for shard ${shard} did not answer a heartbeat for ${waitedMs} ms and was terminated; ` +
         'a session blocked its event loop (raise options.watchdog.hangTimeoutMs if its turns are that long).',
     );
+  }
+}
+
+/**
+ * In a fleet: no host served the session's shard within the retry bound — a takeover is under
+ * way, or no live member holds the shard. Nothing was done; the call can be made again.
+ */
+export class ShardUnavailableError extends ActorhostError {
+  readonly shard: number;
+
+  constructor(id: string, shard: number, waitedMs: number) {
+    super(
+      'ERR_SHARD_UNAVAILABLE',
+      `Session ${JSON.stringify(id)} is in shard ${shard}, which no host of the fleet served for ${waitedMs} ms (a takeover under way, or no live member holds it); nothing was done — try again, and check that the fleet's hosts are running.`,
+    );
+    this.shard = shard;
   }
 }
 

@@ -54,6 +54,7 @@ export {
   RuntimeClosedError,
   SessionCrashedError,
   SessionQuarantinedError,
+  ShardUnavailableError,
   NoReplyError,
   AskTimeoutError,
   HeldMailFullError,

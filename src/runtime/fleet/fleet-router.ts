@@ -1,0 +1,141 @@
+/**
+ * Calls across a fleet (shared/FLEET.md, "Routing"): a call for a session whose shard another
+ * host owns is a NATS request to the shard's subject; the owner runs it and answers.
+ *
+ * Contract:
+ * - A host serves the subjects of the shards it owns (`serve`/`unserve`) and runs each call with
+ *   `local`. A call that arrives after the shard moved is answered "moved", and the caller retries.
+ * - `call` runs locally when this host owns the shard; else it requests, retrying with backoff
+ *   (no responder, "moved", a timeout) until `maxWaitMs`, then rejects with
+ *   `ShardUnavailableError` — nothing was done.
+ * - Each call carries an id made once by its caller; the owner answers a repeated id with the
+ *   first call's result, within `dedupWindowMs`, so a retried `send` is not accepted twice.
+ * - Errors cross as their class: a typed actorhost error thrown by the owner is rethrown as the
+ *   same class on the caller.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import * as errors from '../../errors.js';
+import { createPackr, toWireError, type WireError } from '../../protocol/wire.js';
+import { shardOf } from './placement.js';
+
+export interface LocalCalls {
+  call(op: string, id: string, args: unknown[]): Promise<unknown>;
+}
+
+export interface FleetRouterOptions {
+  nc: NatsConnection;
+  name: string;
+  shards: number;
+  host: string;
+  owns(shard: number): boolean;
+  local: LocalCalls;
+  /** One request's wait; default 5 s. */
+  requestTimeoutMs?: number;
+  /** How long a call keeps retrying before `ShardUnavailableError`; default 15 s. */
+  maxWaitMs?: number;
+  dedupWindowMs?: number;
+}
+
+type Answer = { ok: unknown } | { error: WireError & { code?: string } } | { moved: true };
+
+export class FleetRouter {
+  readonly #options: FleetRouterOptions;
+  readonly #packr = createPackr();
+  readonly #served = new Map<number, Subscription>();
+  /** Calls answered (or under way) by id, in arrival order, for the dedup window. */
+  readonly #seen = new Map<string, { at: number; answer: Promise<Answer> }>();
+  #nextCall = 0;
+
+  constructor(options: FleetRouterOptions) {
+    this.#options = options;
+  }
+
+  /** Starts answering calls for `shard` (this host owns it now). */
+  serve(shard: number): void {
+    if (this.#served.has(shard)) return;
+    const subscription = this.#options.nc.subscribe(this.#subject(shard), {
+      callback: (error, message) => {
+        if (error) return;
+        void this.#answer(shard, message.data).then((answer) => message.respond(this.#packr.pack(answer).slice()));
+      },
+    });
+    this.#served.set(shard, subscription);
+  }
+
+  /** Stops answering for `shard` (released or lost): callers retry until its new owner serves it. */
+  unserve(shard: number): void {
+    this.#served.get(shard)?.unsubscribe();
+    this.#served.delete(shard);
+  }
+
+  /** Runs `op` for session `id` where its shard lives. */
+  async call(op: string, id: string, args: unknown[]): Promise<unknown> {
+    const { shards, owns, local, nc } = this.#options;
+    const shard = shardOf(id, shards);
+    if (owns(shard)) return local.call(op, id, args);
+    const callId = `${this.#options.host}:${++this.#nextCall}`;
+    const request = this.#packr.pack({ callId, op, id, args }).slice();
+    const maxWaitMs = this.#options.maxWaitMs ?? 15_000;
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      // It may have become ours meanwhile (a takeover by this host).
+      if (owns(shard)) return local.call(op, id, args);
+      let answer: Answer | undefined;
+      try {
+        const reply = await nc.request(this.#subject(shard), request, { timeout: this.#options.requestTimeoutMs ?? 5_000 });
+        answer = this.#packr.unpack(reply.data) as Answer;
+      } catch {
+        // No responder (no owner right now) or no answer in time: retried, same call id.
+      }
+      if (answer && 'ok' in answer) return answer.ok;
+      if (answer && 'error' in answer) throw revive(answer.error);
+      const waited = performance.now() - started;
+      if (waited >= maxWaitMs) throw new errors.ShardUnavailableError(id, shard, Math.round(waited));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
+    }
+  }
+
+  close(): void {
+    for (const shard of [...this.#served.keys()]) this.unserve(shard);
+  }
+
+  async #answer(shard: number, data: Uint8Array): Promise<Answer> {
+    if (!this.#options.owns(shard)) return { moved: true };
+    const { callId, op, id, args } = this.#packr.unpack(data) as { callId: string; op: string; id: string; args: unknown[] };
+    this.#forgetOld();
+    const seen = this.#seen.get(callId);
+    if (seen) return seen.answer;
+    const answer = this.#options.local.call(op, id, args).then(
+      (ok): Answer => ({ ok }),
+      (error: unknown): Answer => ({ error: { ...toWireError(error), ...(error instanceof errors.ActorhostError ? { code: error.code } : {}) } }),
+    );
+    this.#seen.set(callId, { at: performance.now(), answer });
+    return answer;
+  }
+
+  #forgetOld(): void {
+    const horizon = performance.now() - (this.#options.dedupWindowMs ?? 60_000);
+    for (const [callId, { at }] of this.#seen) {
+      if (at >= horizon) break;
+      this.#seen.delete(callId);
+    }
+  }
+
+  #subject(shard: number): string {
+    return `${this.#options.name}.call.${shard}`;
+  }
+}
+
+/** The owner's error as the caller's: the same actorhost class when it is one. */
+function revive(wire: WireError & { code?: string }): Error {
+  const Class = (errors as Record<string, unknown>)[wire.name];
+  const error: Error =
+    typeof Class === 'function' && Class.prototype instanceof errors.ActorhostError ? (Object.create(Class.prototype as object) as Error) : new Error(wire.message);
+  Object.defineProperties(error, {
+    message: { value: wire.message, writable: true, configurable: true },
+    name: { value: wire.name, writable: true, configurable: true },
+    ...(wire.code ? { code: { value: wire.code, enumerable: true } } : {}),
+    ...(wire.stack ? { stack: { value: wire.stack, writable: true, configurable: true } } : {}),
+  });
+  return error;
+}
