@@ -2,9 +2,7 @@
  * `createRuntime` options: their types, their defaults, and the checks that turn a bad option
  * into an `InvalidOptionError` naming the option and the rule.
  */
-import { statSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
@@ -13,6 +11,8 @@ import type { IpcTokens } from './types.js';
 import { boolean, meterProvider, resolveGroups, resolveMemory, nonEmptyString, nonNegativeInteger, objectOption, oneOf, positiveInteger, show, timerMs, type GroupOptions } from './option-checks.js';
 import { resolveInspect, type InspectObserver, type InspectOption } from './inspector/inspection.js';
 import type { InspectSettings } from '../protocol/wire.js';
+import { resolveStore } from './store/store-option.js';
+import { resolveFleet, type FleetOptions, type ResolvedFleet } from './fleet/fleet-options.js';
 
 
 /** One partition of sessions with its own bound. */
@@ -49,6 +49,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** Where sessions are kept: an LMDB directory (default `./.actorhost`), or `'memory'`. */
   store?: 'memory' | { path: string };
+  /** Many hosts, one set of sessions, over NATS JetStream (docs/operations.md, "A fleet"). Not usable yet: groundwork. */
+  fleet?: FleetOptions;
   /**
    * What survives a host restart: `'journal'` (default: every accepted event is on disk before
    * `send` resolves), `'snapshot'` (periodic snapshots: the events since the last one are lost),
@@ -150,6 +152,7 @@ export interface ResolvedOptions {
   readonly resourceLimits: ResourceLimits;
   readonly logger: Logger;
   readonly store: 'memory' | { path: string };
+  readonly fleet: ResolvedFleet | undefined;
   readonly durability: Durability;
   readonly resume: 'lazy' | 'eager';
   readonly restart: { intensity: number; periodMs: number };
@@ -180,6 +183,7 @@ const KNOWN_OPTIONS = new Set([
   'resourceLimits',
   'logger',
   'store',
+  'fleet',
   'durability',
   'resume',
   'restart',
@@ -247,7 +251,8 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     meterProvider: meterProvider(options.meterProvider),
     memory: resolveMemory(objectOption('options.memory', options.memory), resourceLimits.maxOldGenerationSizeMb ?? 1_024),
     logger: resolveLogger(options.logger),
-    store: resolveStore(options.store),
+    store: resolveStore(options.store, DEFAULT_STORE_PATH),
+    fleet: resolveFleet(options.fleet),
     durability: oneOf('options.durability', options.durability, ['journal', 'snapshot', 'none'] as const, 'journal'),
     resume: oneOf('options.resume', options.resume, ['lazy', 'eager'] as const, 'lazy'),
     restart: {
@@ -264,29 +269,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     ipcServer: resolveIpcServer(options.ipcServer),
     inspect: resolveInspect(options.inspect),
   };
-}
-
-function resolveStore(store: RuntimeOptions['store']): ResolvedOptions['store'] {
-  if (store === undefined) return { path: DEFAULT_STORE_PATH };
-  if (store === 'memory') return store;
-  if (!(store && typeof store === 'object' && typeof store.path === 'string' && store.path.length > 0)) {
-    throw new InvalidOptionError(`options.store must be 'memory' or { path: 'a directory' } (got ${show(store)})`);
-  }
-  const path = resolve(store.path);
-  // Kernel file systems: LMDB's memory map there blocks the main thread (seen under /proc).
-  if (/^\/(proc|sys|dev)(\/|$)/.test(path)) {
-    throw new InvalidOptionError(`options.store.path ${JSON.stringify(store.path)} is on a kernel file system (/proc, /sys, /dev); give a directory on a disk`);
-  }
-  let stats: Stats | undefined;
-  try {
-    stats = statSync(path);
-  } catch {
-    // It does not exist yet: the store creates it.
-  }
-  if (stats && !stats.isDirectory()) {
-    throw new InvalidOptionError(`options.store.path ${JSON.stringify(store.path)} is a file, not a directory; give a directory for the store (it is created if missing)`);
-  }
-  return { path: store.path };
 }
 
 /** Quiet by default (DESIGN.md): warnings and errors only, to stderr, never into the user's stdout. */

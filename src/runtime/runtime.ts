@@ -18,7 +18,7 @@ import { InvalidOptionError, RuntimeClosedError, UnknownSessionError } from '../
 import { importMachine } from '../protocol/machine-module.js';
 import { reapSurvivors } from './workers/process-ledger.js';
 import { describe } from '../protocol/plain-data.js';
-import { WATCH_OFF, WATCH_ON } from '../protocol/wire.js';
+import { WATCH_OFF, WATCH_ON, type WireSnapshot } from '../protocol/wire.js';
 import type { RuntimeCore } from './core.js';
 import { INSPECTOR_API, type InspectorApi } from './inspector/inspector-api.js';
 import { buildCore } from './build-core.js';
@@ -29,12 +29,14 @@ import { IdleSweeper } from './pools/idle-sweeper.js';
 import { Intake } from './sessions/intake.js';
 import { Mail } from './sessions/mail.js';
 import { Spawner } from './sessions/spawner.js';
-import { rebalance } from './sessions/note-router.js';
+import { rebalance, resolveSnapshot } from './sessions/note-router.js';
 import { readSnapshot, waitForSnapshot } from './sessions/observation.js';
 import type { SessionRecord, SessionStatus } from './sessions/session-record.js';
 import { checkId } from './sessions/spawn-options.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/store.js';
+import type { JetStreamStore } from './store/jetstream-store.js';
+import type { FleetHost, RoutedCalls } from './fleet/fleet-host.js';
 import type {
   Handler,
   InspectorOptions,
@@ -58,6 +60,8 @@ export class Runtime<K extends Kinds = Kinds> {
   readonly #mail: Mail;
   readonly #idle: IdleSweeper;
   #inspectorServer: { close(): Promise<void> } | undefined;
+  /** In a fleet: this host's shards, and calls for the others' (fleet/fleet-host.ts). */
+  #fleetHost: FleetHost | undefined;
   #shutdown: Promise<void> | undefined;
 
   private constructor(options: ResolvedOptions) {
@@ -80,7 +84,11 @@ export class Runtime<K extends Kinds = Kinds> {
     const { machines, workers, store, startTimeoutMs } = core.options;
     try {
       for (const [kind, url] of machines) core.machines.set(kind, (await importMachine(url, startTimeoutMs)).machine);
-      core.store = store === 'memory' ? new MemoryStore() : await LmdbStore.open(store.path, (error) => core.logger.error({ err: error }, 'a store write failed'));
+      const onStoreError = (error: unknown) => core.logger.error({ err: error }, 'a store write failed');
+      const { fleet } = core.options;
+      // The fleet's modules (and the NATS clients) load only for a fleet.
+      if (fleet) core.store = await (await import('./store/jetstream-store.js')).JetStreamStore.open({ ...fleet, onError: onStoreError });
+      else core.store = store === 'memory' ? new MemoryStore() : await LmdbStore.open(store.path, onStoreError);
       core.journaling = core.store.durable && core.options.durability === 'journal';
       core.snapshotting = core.store.durable && core.options.durability !== 'none';
       await core.fleet.start(workers);
@@ -97,6 +105,12 @@ export class Runtime<K extends Kinds = Kinds> {
     this.#mail.load();
     core.lifecycle.resume();
     this.#idle.start();
+    if (core.options.fleet) {
+      const { FleetHost, runRouted } = await import('./fleet/fleet-host.js');
+      this.#fleetHost = await FleetHost.start(core, core.options.fleet, core.store as JetStreamStore, {
+        call: (op, id, args) => runRouted(this as unknown as RoutedCalls, op, id, args),
+      });
+    }
     core.logger.info(
       { workers, machines: [...machines.keys()], store: store === 'memory' ? 'memory' : store.path, resumed: core.directory.passive.size },
       'actorhost runtime started',
@@ -106,12 +120,14 @@ export class Runtime<K extends Kinds = Kinds> {
   /** Starts a session of machine `kind` on the least-loaded worker; it stays there. */
   async spawn<N extends keyof K & string>(kind: N, options: SpawnOptions<InputOf<K, N>>): Promise<SessionRef<K[N]>> {
     this.#assertOpen('spawn');
-    const id = await this.#spawner.spawn(kind, options);
+    const routed = this.#fleetHost && options?.id !== undefined && !this.#fleetHost.owns(options.id);
+    const id = routed ? ((await this.#fleetHost!.call('spawn', options.id!, [kind, options])) as string) : await this.#spawner.spawn(kind, options);
     return new SessionHandle(this as unknown as SessionCalls, id) as unknown as SessionRef<K[N]>;
   }
 
   /** Queues `event` for the session; resolves once it is accepted (see intake.ts). Never throws. */
   send(id: string, event: EventOf<K>): Promise<void> {
+    if (this.#routed(id)) return this.#fleetHost!.call('send', id, [event]) as Promise<void>;
     return this.#intake.send(id, event as SessionEvent);
   }
 
@@ -135,6 +151,7 @@ export class Runtime<K extends Kinds = Kinds> {
    * `AskTimeoutError` past `timeoutMs` (default 30 s). Never throws.
    */
   ask<T = unknown>(id: string, event: EventOf<K>, options?: { timeoutMs?: number }): Promise<T> {
+    if (this.#routed(id)) return this.#fleetHost!.call('ask', id, [event, options]) as Promise<T>;
     return this.#intake.ask(id, event as SessionEvent, options) as Promise<T>;
   }
 
@@ -142,6 +159,10 @@ export class Runtime<K extends Kinds = Kinds> {
   async getSnapshot(id: string): Promise<SnapshotOf<K>> {
     this.#assertOpen('getSnapshot');
     checkId('getSnapshot', id);
+    if (this.#routed(id)) {
+      const { kind, wire } = (await this.#fleetHost!.call('getSnapshot', id, [])) as { kind: string; wire: WireSnapshot };
+      return resolveSnapshot(this.#core, { kind } as SessionRecord, wire) as unknown as SnapshotOf<K>;
+    }
     // Being evicted: wait for it to be stored, then bring it back (as `send` does).
     const { directory } = this.#core;
     const leaving = directory.byId.has(id) ? undefined : directory.leaving.get(id);
@@ -223,6 +244,7 @@ export class Runtime<K extends Kinds = Kinds> {
   async stop(id: string): Promise<void> {
     this.#assertOpen('stop');
     checkId('stop', id);
+    if (this.#routed(id)) return this.#fleetHost!.call('stop', id, []) as Promise<void>;
     const { directory, stopper, store } = this.#core;
     const record = directory.byId.get(id);
     if (record) return stopper.stop(record, 'stop');
@@ -333,12 +355,18 @@ export class Runtime<K extends Kinds = Kinds> {
     core.metrics.stop();
     await this.#inspectorServer?.close();
     await core.stopper.stopAll('shutdown');
+    await this.#fleetHost?.stop();
     await Promise.allSettled(core.fleet.recoveries());
     core.supervisor.stop();
     await core.fleet.close();
     await core.processes.close();
     await core.store.close();
     core.logger.info('actorhost runtime shut down');
+  }
+
+  /** In a fleet, whether session `id` lives on another host. */
+  #routed(id: string): boolean {
+    return this.#fleetHost !== undefined && typeof id === 'string' && !this.#fleetHost.owns(id);
   }
 
   #assertOpen(operation: string): void {

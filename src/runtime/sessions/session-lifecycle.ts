@@ -301,10 +301,11 @@ export class SessionLifecycle {
     else (record.pending ??= []).push(marker);
   }
 
-  /** Sessions in a durable store from before this host started: passive now, or restored now. */
-  resume(): void {
+  /** Sessions in a durable store from before this host started (those `wanted` keeps): passive now, or restored now. */
+  resume(wanted: (id: string) => boolean = () => true): void {
     const { store, machines, pools, directory, logger, options, alarms } = this.#core;
     for (const { id, kind, pool, wakeAt, quarantined, linked } of store.list()) {
+      if (!wanted(id)) continue;
       if (!machines.has(kind) || !pools.has(pool)) {
         logger.warn({ sessionId: id, kind, pool }, 'stored session of an unknown machine kind or pool; left in the store');
         continue;

@@ -98,6 +98,23 @@ export class JetStreamStore implements SessionStore {
     this.#shards.set(shard, { log, pending: [], done: undefined });
   }
 
+  /** Whether this host holds shard `shard` (acquired, not released). */
+  holds(shard: number): boolean {
+    return this.#shards.has(shard);
+  }
+
+  /**
+   * Lets shard `shard` go (handed off or lost): its writes already made are awaited, later ones
+   * are refused, and its sessions' state leaves this host's memory.
+   */
+  async release(shard: number): Promise<void> {
+    const held = this.#shards.get(shard);
+    if (!held) return;
+    this.#shards.delete(shard);
+    await held.done?.catch(() => {});
+    for (const { id } of this.#state.list()) if (shardOf(id, this.#options.shards) === shard) void this.#state.delete(id);
+  }
+
   /** Every shard at once, for a host that is the whole fleet (and the conformance suite). */
   async acquireAll(epoch: number): Promise<void> {
     for (let shard = 0; shard < this.#options.shards; shard++) await this.acquire(shard, epoch);

@@ -1,0 +1,154 @@
+/**
+ * This host's part in a fleet (shared/FLEET.md): its shards (leases, via the coordinator), their
+ * sessions' store (JetStream, fenced per shard), and calls for other hosts' shards (the router).
+ *
+ * A shard won: its log is replayed into the store, its stored sessions become this host's passive
+ * sessions (reactivated on first use, or at once with `resume: 'eager'`), and its calls are
+ * served here. A shard handed off: its live sessions are evicted (saved), then it is let go. A
+ * shard lost (lease expired or refused): it is let go first — nothing more is written — and its
+ * sessions are stopped and dropped here.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import type { RuntimeCore } from '../core.js';
+import type { JetStreamStore } from '../store/jetstream-store.js';
+import type { ResolvedFleet } from './fleet-options.js';
+import { FleetRouter, type LocalCalls } from './fleet-router.js';
+import { shardOf } from './placement.js';
+import { ShardCoordinator } from './shard-coordinator.js';
+
+/** What the owner runs for a routed call: the runtime's own methods (run here: the shard is ours). */
+export interface RoutedCalls {
+  spawn(kind: string, options: { id: string }): Promise<unknown>;
+  send(id: string, event: never): Promise<void>;
+  ask(id: string, event: never, options?: { timeoutMs?: number }): Promise<unknown>;
+  getSnapshot(id: string): Promise<{ status: string; value: unknown; context: unknown; output?: unknown; error?: unknown }>;
+  stop(id: string): Promise<void>;
+  peek(id: string): { kind: string } | undefined;
+}
+
+/** A routed call, run on the owner; what it answers crosses as plain data. */
+export async function runRouted(runtime: RoutedCalls, op: string, id: string, args: unknown[]): Promise<unknown> {
+  switch (op) {
+    case 'spawn':
+      await runtime.spawn(args[0] as string, args[1] as { id: string });
+      return id;
+    case 'send':
+      return runtime.send(id, args[0] as never);
+    case 'ask':
+      return runtime.ask(id, args[0] as never, args[1] as { timeoutMs?: number } | undefined);
+    case 'getSnapshot': {
+      const { status, value, context, output, error } = await runtime.getSnapshot(id);
+      return { kind: runtime.peek(id)?.kind, wire: { status, value, context, output, error } };
+    }
+    case 'stop':
+      return runtime.stop(id);
+    default:
+      throw new Error(`fleet: unknown routed call ${JSON.stringify(op)}`);
+  }
+}
+
+export class FleetHost {
+  readonly #core: RuntimeCore;
+  readonly #fleet: ResolvedFleet;
+  readonly #store: JetStreamStore;
+  readonly #nc: NatsConnection;
+  readonly #router: FleetRouter;
+  #coordinator: ShardCoordinator | undefined;
+
+  private constructor(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, nc: NatsConnection, local: LocalCalls) {
+    this.#core = core;
+    this.#fleet = fleet;
+    this.#store = store;
+    this.#nc = nc;
+    this.#router = new FleetRouter({ nc, name: fleet.name, shards: fleet.shards, host: fleet.host, owns: (shard) => this.#owns(shard), local });
+  }
+
+  static async start(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, local: LocalCalls): Promise<FleetHost> {
+    const nc = await connect({ servers: fleet.servers });
+    const host = new FleetHost(core, fleet, store, nc, local);
+    try {
+      await host.#join();
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+    return host;
+  }
+
+  /** Whether session `id` lives on this host (its shard is ours). */
+  owns(id: string): boolean {
+    return this.#owns(shardOf(id, this.#fleet.shards));
+  }
+
+  /** Runs `op` where session `id` lives. */
+  call(op: string, id: string, args: unknown[]): Promise<unknown> {
+    return this.#router.call(op, id, args);
+  }
+
+  /** The shards this host holds, for the inspector and `stats`. */
+  shards(): number[] {
+    return this.#coordinator?.owned().sort((a, b) => a - b) ?? [];
+  }
+
+  /** Hands every shard back (its sessions were stopped and saved by the runtime's shutdown). */
+  async stop(): Promise<void> {
+    await this.#coordinator?.stop();
+    this.#router.close();
+    await this.#nc.close();
+  }
+
+  #owns(shard: number): boolean {
+    return this.#coordinator?.epochOf(shard) !== undefined && this.#store.holds(shard);
+  }
+
+  async #join(): Promise<void> {
+    const { leaseTtlMs, name, host, shards, replicas } = this.#fleet;
+    const kvm = new Kvm(this.#nc);
+    const leases = await kvm.create(`${name}-leases`, { history: 1, ttl: leaseTtlMs, replicas });
+    const members = await kvm.create(`${name}-members`, { history: 1, ttl: leaseTtlMs, replicas });
+    const logger = this.#core.logger;
+    this.#coordinator = new ShardCoordinator({
+      leases,
+      members,
+      host,
+      shards,
+      leaseTtlMs,
+      clock: { now: () => performance.now(), setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) },
+      onAcquired: async (shard, epoch) => {
+        await this.#store.acquire(shard, epoch);
+        this.#core.lifecycle.resume((id) => shardOf(id, shards) === shard);
+        this.#router.serve(shard);
+        logger.info({ shard, epoch, host }, 'shard acquired');
+      },
+      onRelease: async (shard) => {
+        this.#router.unserve(shard);
+        const { directory, stopper } = this.#core;
+        const live = [...directory.byId.values()].filter((record) => shardOf(record.id, shards) === shard);
+        await Promise.allSettled(live.map((record) => stopper.stop(record, 'evict')));
+        this.#forgetPassive(shard);
+        await this.#store.release(shard);
+        logger.info({ shard, host }, 'shard handed off');
+      },
+      onLost: (shard, reason) => {
+        this.#router.unserve(shard);
+        // Nothing more is written for it: the store lets it go first.
+        void this.#store.release(shard);
+        const { directory, stopper } = this.#core;
+        for (const record of [...directory.byId.values()]) {
+          if (shardOf(record.id, shards) === shard) void stopper.stop(record, 'shutdown').catch(() => {});
+        }
+        this.#forgetPassive(shard);
+        logger.warn({ shard, host, reason }, 'shard lost: its sessions were stopped here');
+      },
+      onError: (error) => logger.warn({ err: error }, 'fleet: a shard round failed; trying again'),
+    });
+    await this.#coordinator.start();
+  }
+
+  #forgetPassive(shard: number): void {
+    const { directory } = this.#core;
+    for (const id of [...directory.passive.keys()]) if (shardOf(id, this.#fleet.shards) === shard) directory.passive.delete(id);
+    for (const id of [...directory.quarantined.keys()]) if (shardOf(id, this.#fleet.shards) === shard) directory.quarantined.delete(id);
+  }
+}

@@ -1,0 +1,64 @@
+// Two hosts of one fleet on a real nats-server (fleet groundwork): calls made on either host
+// reach the session wherever it lives; when the second host joins, the first hands it shards
+// (their sessions evicted to JetStream) and the second restores them on first use.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, InvalidOptionError, type Runtime } from '../dist/src/index.js';
+import { fixture, silentLogger } from './helpers.js';
+import { startNats, type NatsServer } from './nats-server.js';
+
+describe('a fleet of two hosts (groundwork)', () => {
+  let nats: NatsServer;
+  const runtimes: Runtime[] = [];
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(async () => {
+    for (const runtime of runtimes) await runtime.shutdown();
+    await nats?.stop();
+  });
+
+  const host = async (name: string) => {
+    const runtime = await createRuntime({
+      machines: { counter: fixture('counter') },
+      workers: 1,
+      logger: silentLogger,
+      fleet: { servers: nats.url, name: 'pair', host: name, shards: 4, leaseTtlMs: 1_500 },
+    });
+    runtimes.push(runtime);
+    return runtime;
+  };
+
+  it('sessions spawned and driven through either host keep every event across a handoff of shards', { timeout: 60_000 }, async () => {
+    const a = await host('host-a');
+    const ids = Array.from({ length: 12 }, (_, i) => `conv-${i}`);
+    // Host A alone: every shard is its own, every session lives there.
+    for (let wait = 0; wait < 100 && (await a.spawn('counter', { id: 'probe' }).then(() => false, () => true)); wait++) await new Promise((r) => setTimeout(r, 100));
+    for (const id of ids) await a.spawn('counter', { id });
+    for (const id of ids) for (let n = 0; n < 3; n++) await a.send(id, { type: 'INC' });
+
+    // Host B joins: A hands it about half of the shards (their sessions evicted, kept in JetStream).
+    const b = await host('host-b');
+    for (let wait = 0; wait < 200 && !ids.some((id) => b.peek(id) !== undefined); wait++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ids.some((id) => b.peek(id) !== undefined)).toBe(true);
+
+    // Every session answers through both hosts, with every event it was sent.
+    for (const id of ids) {
+      await b.send(id, { type: 'INC' });
+      await a.send(id, { type: 'INC' });
+      expect((await a.getSnapshot(id)).context).toMatchObject({ count: 5 });
+      expect((await b.getSnapshot(id)).context).toMatchObject({ count: 5 });
+    }
+    // Each session lives on exactly one host.
+    for (const id of ids) expect([a.peek(id), b.peek(id)].filter((info) => info?.status === 'active')).toHaveLength(1);
+    // A stop made on either host ends the session where it lives.
+    await b.stop(ids[0]!);
+    await expect(a.send(ids[0]!, { type: 'INC' })).rejects.toMatchObject({ code: 'ERR_UNKNOWN_SESSION' });
+  });
+
+  it('refuses a bad fleet option with a typed error that names it', async () => {
+    await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'has spaces' } })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'x', shards: 0 } })).rejects.toThrow(/options\.fleet\.shards/);
+  });
+});
