@@ -26,9 +26,12 @@ describe('shard coordinators on a real nats-server (2.9.10)', () => {
     nats = await startNats();
   });
   afterAll(async () => {
-    for (const nc of connections) await nc.close().catch(() => {});
-    await nats?.stop();
-  });
+    try {
+      for (const nc of connections) await nc.close().catch(() => {});
+    } finally {
+      await nats?.stop();
+    }
+  }, 120_000);
 
   const tenures: Tenure[] = [];
   async function host(name: string): Promise<{ coordinator: ShardCoordinator; nc: NatsConnection }> {

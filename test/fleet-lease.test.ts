@@ -45,8 +45,10 @@ function ruleKeepingKv(clock: { now(): number }, ttlMs: number) {
     return entry && clock.now() - entry.writtenAt < ttlMs ? entry : undefined;
   };
   let hang = false;
-  const kv: LeaseKv & { hang(on: boolean): void } = {
+  let down = false;
+  const kv: LeaseKv & { hang(on: boolean): void; down(on: boolean): void } = {
     hang: (on) => void (hang = on),
+    down: (on) => void (down = on),
     async create(key) {
       if (live(key)) throw new Error('wrong last sequence');
       keys.set(key, { revision: ++revision, writtenAt: clock.now() });
@@ -54,6 +56,7 @@ function ruleKeepingKv(clock: { now(): number }, ttlMs: number) {
     },
     async update(key, _value, version) {
       if (hang) return new Promise<number>(() => {});
+      if (down) throw new Error('connection closed');
       const entry = live(key);
       if (!entry || entry.revision !== version) throw new Error('wrong last sequence');
       keys.set(key, { revision: ++revision, writtenAt: clock.now() });
@@ -103,6 +106,34 @@ describe('a shard lease on the injected clock', () => {
     await clock.advance(300);
     expect(await b.acquire()).toBe(true);
     expect(b.epoch).toBeGreaterThan(1);
+  });
+
+  it('rides out a server that is down for less than its margin: renewals are tried again, it is never fenced', async () => {
+    const clock = timerClock();
+    const kv = ruleKeepingKv(clock, 3_000);
+    const lost: LostReason[] = [];
+    const a = lease(kv, clock, 'a', lost);
+    await a.acquire();
+    kv.down(true);
+    await clock.advance(1_500);
+    expect(a.valid()).toBe(true);
+    kv.down(false);
+    await clock.advance(10_000);
+    expect(lost).toEqual([]);
+    expect(a.valid()).toBe(true);
+  });
+
+  it('a server down past the deadline: fenced at the deadline, not before', async () => {
+    const clock = timerClock();
+    const kv = ruleKeepingKv(clock, 3_000);
+    const lost: LostReason[] = [];
+    const a = lease(kv, clock, 'a', lost);
+    await a.acquire();
+    kv.down(true);
+    await clock.advance(2_650);
+    expect(lost).toEqual([]);
+    await clock.advance(100);
+    expect(lost).toEqual(['expired']);
   });
 
   it('fences itself at once when a renew is refused (another holder has the key)', async () => {
@@ -156,9 +187,12 @@ describe('a shard lease on a real nats-server (2.9.10)', () => {
     nc = await connect({ servers: nats.url });
   });
   afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+    try {
+      await nc?.close();
+    } finally {
+      await nats?.stop();
+    }
+  }, 120_000);
 
   it('one holder at a time; a holder whose renewals stop fences itself before another can take the shard; its stale write is refused', { timeout: 20_000 }, async () => {
     const kv = await new Kvm(nc).create('leases-test', { history: 1, ttl: 1_500 });

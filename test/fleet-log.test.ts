@@ -26,10 +26,13 @@ describe('a shard log on a real nats-server (2.9.10)', () => {
     await jsm.streams.add({ name: 'shards', subjects: ['fleet.shard.>'] });
   });
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await nats?.stop();
-  });
+    try {
+      await a?.close();
+      await b?.close();
+    } finally {
+      await nats?.stop();
+    }
+  }, 120_000);
 
   it("the new owner's epoch marker fences the old owner: its next write is refused, and nothing of it lands after", async () => {
     const subject = 'fleet.shard.7';

@@ -16,11 +16,14 @@ describe('fleet hosts as processes', () => {
     nats = await startNats();
   });
   afterAll(async () => {
-    for (const runtime of runtimes) await runtime.shutdown();
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
-    await nats?.stop();
-  });
+    try {
+      for (const runtime of runtimes) await runtime.shutdown();
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
+    } finally {
+      await nats?.stop();
+    }
+  }, 120_000);
 
   async function hostProcess(fleet: string, name: string, stderr: 'inherit' | 'pipe' = 'inherit'): Promise<ChildProcess> {
     const child = spawn(process.execPath, [HOST, nats.url, fleet, name], { stdio: ['pipe', 'pipe', stderr] });

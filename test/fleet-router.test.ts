@@ -17,9 +17,12 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
     nats = await startNats();
   });
   afterAll(async () => {
-    for (const nc of connections) await nc.close();
-    await nats?.stop();
-  });
+    try {
+      for (const nc of connections) await nc.close();
+    } finally {
+      await nats?.stop();
+    }
+  }, 120_000);
 
   let fleets = 0;
   async function hosts(options: { requestTimeoutMs?: number; maxWaitMs?: number; delayMs?: number } = {}) {

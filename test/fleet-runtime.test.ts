@@ -7,15 +7,18 @@ import { fixture, silentLogger } from './helpers.js';
 import { startNats, type NatsServer } from './nats-server.js';
 
 describe('a fleet of two hosts (groundwork)', () => {
-  let nats: NatsServer;
+  let nats: NatsServer & { restart(): Promise<void> };
   const runtimes: Runtime[] = [];
   beforeAll(async () => {
     nats = await startNats();
   });
   afterAll(async () => {
-    for (const runtime of runtimes) await runtime.shutdown();
-    await nats?.stop();
-  });
+    try {
+      for (const runtime of runtimes) await runtime.shutdown();
+    } finally {
+      await nats?.stop();
+    }
+  }, 120_000);
 
   const host = async (name: string) => {
     const runtime = await createRuntime({
@@ -60,5 +63,44 @@ describe('a fleet of two hosts (groundwork)', () => {
   it('refuses a bad fleet option with a typed error that names it', async () => {
     await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'has spaces' } })).rejects.toBeInstanceOf(InvalidOptionError);
     await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'x', shards: 0 } })).rejects.toThrow(/options\.fleet\.shards/);
+  });
+
+  it('a nats-server killed (SIGKILL) and restarted mid-load loses no acknowledged event and doubles none', { timeout: 60_000 }, async () => {
+    const solo = await createRuntime({
+      machines: { counter: fixture('counter') },
+      workers: 1,
+      logger: silentLogger,
+      fleet: { servers: nats.url, name: 'solo', host: 'solo-host', shards: 4, leaseTtlMs: 3_000 },
+    });
+    runtimes.push(solo);
+    const ids = Array.from({ length: 8 }, (_, i) => `r${i}`);
+    for (const id of ids) {
+      for (let wait = 0; wait < 100; wait++) {
+        if (await solo.spawn('counter', { id }).then(() => true, () => false)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const acknowledged = new Map(ids.map((id) => [id, 0]));
+    const attempted = new Map(ids.map((id) => [id, 0]));
+    const load = Promise.all(
+      ids.map(async (id) => {
+        for (let n = 0; n < 40; n++) {
+          attempted.set(id, attempted.get(id)! + 1);
+          await solo.send(id, { type: 'INC' }).then(() => acknowledged.set(id, acknowledged.get(id)! + 1), () => {});
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await nats.restart();
+    await load;
+    let total = 0;
+    for (const id of ids) {
+      const { count } = (await solo.getSnapshot(id)).context as { count: number };
+      expect(count).toBeGreaterThanOrEqual(acknowledged.get(id)!);
+      expect(count).toBeLessThanOrEqual(attempted.get(id)!);
+      total += acknowledged.get(id)!;
+    }
+    expect(total).toBeGreaterThan(0);
   });
 });

@@ -18,7 +18,7 @@ describe('the fleet store on a real nats-server (2.9.10)', () => {
   });
   afterAll(async () => {
     await nats?.stop();
-  });
+  }, 120_000);
   const open = async (name: string, host: string, epoch: number) => {
     const store = await JetStreamStore.open({ servers: nats.url, name, shards: 2, host });
     await store.acquireAll(epoch);

@@ -55,7 +55,10 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let log = '';
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start within 10 s:\n${log}`)), 10_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`nats-server did not start within 10 s:\n${log}`));
+    }, 10_000);
     child.once('exit', (code) => reject(new Error(`nats-server exited (${code}):\n${log}`)));
     child.stderr!.on('data', (chunk: Buffer) => {
       if (log.includes('Server is ready')) return;

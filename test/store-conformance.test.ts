@@ -18,7 +18,7 @@ let nats: Promise<NatsServer> | undefined;
 let fleets = 0;
 afterAll(async () => {
   await (await nats)?.stop();
-});
+}, 120_000);
 
 const stores: Array<[string, () => Promise<SessionStore>, boolean]> = [
   ['MemoryStore', async () => new MemoryStore(), false],

@@ -16,6 +16,7 @@ import type { ResolvedFleet } from './fleet-options.js';
 import { FleetRouter, type LocalCalls } from './fleet-router.js';
 import { shardOf } from './placement.js';
 import { ShardCoordinator } from './shard-coordinator.js';
+import { RECONNECT } from './fleet-types.js';
 
 /** What the owner runs for a routed call: the runtime's own methods (run here: the shard is ours). */
 export interface RoutedCalls {
@@ -65,7 +66,7 @@ export class FleetHost {
   }
 
   static async start(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, local: LocalCalls): Promise<FleetHost> {
-    const nc = await connect({ servers: fleet.servers });
+    const nc = await connect({ servers: fleet.servers, ...RECONNECT });
     const host = new FleetHost(core, fleet, store, nc, local);
     try {
       await host.#join();

@@ -10,8 +10,9 @@
  * - The holder treats the lease as valid only until the monotonic time at which it *sent* its
  *   last successful create or renew, plus `ttlMs`, minus `marginMs`: the server's TTL counts from
  *   when it received that write, later than it was sent, so the key outlives the holder's belief.
- *   Past that deadline, or as soon as a renew is refused or fails, the holder fences itself:
- *   `onLost` runs once, and `valid()` is false from then on.
+ *   Past that deadline, or as soon as a renew is refused (another holder has the key), the
+ *   holder fences itself: `onLost` runs once, and `valid()` is false from then on. A renew that
+ *   fails otherwise (the server restarting) is tried again until the deadline.
  * - `release` fences first, then deletes the key naming the revision held (a key someone else
  *   holds by then is left alone).
  */
@@ -23,6 +24,9 @@ export interface LeaseKv {
   update(key: string, value: Uint8Array, version: number): Promise<number>;
   delete(key: string, options: { previousSeq: number }): Promise<void>;
 }
+
+/** A renew that failed for another reason than a refusal is tried again after this long. */
+const RENEW_RETRY_MS = 200;
 
 export type LostReason = 'expired' | 'refused' | 'released';
 
@@ -118,7 +122,15 @@ export class ShardLease {
       this.#revision = revision;
       this.#held(sentAt);
     } catch (error) {
-      if (this.#epoch === epoch) this.#lose('refused', error);
+      if (this.#epoch !== epoch) return;
+      // Refused: another holder has the key. Anything else (NATS restarting, a timeout) is tried
+      // again until the deadline, which fences it if no renewal gets through.
+      if (/wrong last sequence/i.test(String((error as Error)?.message))) this.#lose('refused', error);
+      else {
+        const { clock } = this.#options;
+        clock.clearTimeout(this.#renewTimer);
+        this.#renewTimer = clock.setTimeout(() => void this.#renew(), RENEW_RETRY_MS);
+      }
     }
   }
 

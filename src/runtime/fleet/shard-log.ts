@@ -16,6 +16,9 @@ export class FencedError extends Error {
   override name = 'FencedError';
 }
 
+/** A publish whose acknowledgement did not come is retried (same message id) this many times in all. */
+const PUBLISH_ATTEMPTS = 20;
+
 export interface LogEntry {
   seq: number;
   data: Uint8Array;
@@ -28,6 +31,7 @@ export class ShardLog {
   #last: number;
   #tail: Promise<unknown> = Promise.resolve();
   #fenced = false;
+  #written = 0;
 
   private constructor(js: JetStreamClient, subject: string, epoch: number, last: number) {
     this.#js = js;
@@ -56,16 +60,22 @@ export class ShardLog {
   append(data: Uint8Array): Promise<number> {
     const write = this.#tail.then(async () => {
       if (this.#fenced) throw new FencedError(`shard log ${this.subject}: fenced, another owner wrote to it`);
-      try {
-        const ack = await this.#js.publish(this.subject, data, { expect: { lastSubjectSequence: this.#last } });
-        this.#last = ack.seq;
-        return ack.seq;
-      } catch (error) {
-        if (/wrong last sequence/i.test(String((error as Error).message))) {
-          this.#fenced = true;
-          throw new FencedError(`shard log ${this.subject}: another owner wrote to it (epoch ${this.epoch} is over)`, { cause: error });
+      // A message id: a publish retried after its acknowledgement was lost (a timeout, a NATS
+      // restart) is recognised by JetStream as the same write, not written twice.
+      const msgID = `${this.subject}:${this.epoch}:${++this.#written}`;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const ack = await this.#js.publish(this.subject, data, { msgID, expect: { lastSubjectSequence: this.#last } });
+          this.#last = ack.seq;
+          return ack.seq;
+        } catch (error) {
+          if (/wrong last sequence/i.test(String((error as Error).message))) {
+            this.#fenced = true;
+            throw new FencedError(`shard log ${this.subject}: another owner wrote to it (epoch ${this.epoch} is over)`, { cause: error });
+          }
+          if (attempt >= PUBLISH_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
         }
-        throw error;
       }
     });
     this.#tail = write.catch(() => {});

@@ -15,6 +15,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { createPackr } from '../../protocol/wire.js';
 import { shardOf } from '../fleet/placement.js';
 import { ShardLog } from '../fleet/shard-log.js';
+import { RECONNECT } from '../fleet/fleet-types.js';
 import { MemoryStore, type HeldMail, type Quarantine, type SessionMeta, type SessionState, type SessionStore, type StoredSession, type StoredSummary } from './store.js';
 
 type Write =
@@ -71,7 +72,7 @@ export class JetStreamStore implements SessionStore {
   }
 
   static async open(options: JetStreamStoreOptions): Promise<JetStreamStore> {
-    const nc = await connect({ servers: options.servers });
+    const nc = await connect({ servers: options.servers, ...RECONNECT });
     try {
       const jsm = await jetstreamManager(nc);
       const replicas = options.replicas ?? 1;
