@@ -39,8 +39,12 @@ describe('a fleet of two hosts (groundwork)', () => {
     for (const id of ids) await a.spawn('counter', { id });
     for (const id of ids) for (let n = 0; n < 3; n++) await a.send(id, { type: 'INC' });
 
+    const lostByA: Array<{ shard: number; reason: string }> = [];
+    a.on('shardLost', (event) => lostByA.push(event));
     // Host B joins: A hands it about half of the shards (their sessions evicted, kept in JetStream).
     const b = await host('host-b');
+    const acquiredByB: Array<{ shard: number; epoch: number }> = [];
+    b.on('shardAcquired', (event) => acquiredByB.push(event));
     for (let wait = 0; wait < 200 && !ids.some((id) => b.peek(id) !== undefined); wait++) {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -53,6 +57,12 @@ describe('a fleet of two hosts (groundwork)', () => {
       expect((await a.getSnapshot(id)).context).toMatchObject({ count: 5 });
       expect((await b.getSnapshot(id)).context).toMatchObject({ count: 5 });
     }
+    // A said which shards it handed off, B which it took, with their epochs.
+    expect(lostByA.length).toBeGreaterThan(0);
+    expect(lostByA.every((event) => event.reason === 'handedOff')).toBe(true);
+    expect(acquiredByB.map((event) => event.shard).sort()).toEqual(lostByA.map((event) => event.shard).sort());
+    expect(acquiredByB.every((event) => event.epoch > 0)).toBe(true);
+    for (const id of ids) expect(b.peek(id)?.host ?? a.peek(id)?.host).toMatch(/^host-[ab]$/);
     // Each session lives on exactly one host.
     for (const id of ids) expect([a.peek(id), b.peek(id)].filter((info) => info?.status === 'active')).toHaveLength(1);
     // A stop made on either host ends the session where it lives.

@@ -56,6 +56,8 @@ export interface SessionInfo {
   /** Its label and group, when it was spawned with one. */
   label?: string;
   group?: string;
+  /** In a fleet: this host's name (`peek` and `list` show the sessions that live here). */
+  host?: string;
 }
 
 export interface RuntimeStats {
@@ -123,6 +125,13 @@ export interface RuntimeEvents {
    * listed with status `quarantined`, until `retryQuarantined` or `removeQuarantined`. Once.
    */
   quarantined: { id: string; kind: string; pool: string; error: Error };
+  /** In a fleet: this host won shard `shard` under `epoch`; its stored sessions are this host's now. */
+  shardAcquired: { shard: number; epoch: number };
+  /**
+   * In a fleet: this host let shard `shard` go — `handedOff` to a host that joined (its sessions
+   * evicted to the store first), or lost (`expired`, `refused`: its sessions stopped here, nothing written).
+   */
+  shardLost: { shard: number; reason: 'handedOff' | 'expired' | 'refused' };
 }
 
 /** An HTTP server's bounds against idle and slow clients (the inspector's, the example host's). */

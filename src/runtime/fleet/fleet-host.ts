@@ -121,6 +121,7 @@ export class FleetHost {
         this.#core.lifecycle.resume((id) => shardOf(id, shards) === shard);
         this.#router.serve(shard);
         logger.info({ shard, epoch, host }, 'shard acquired');
+        this.#core.events.emit('shardAcquired', { shard, epoch });
       },
       onRelease: async (shard) => {
         this.#router.unserve(shard);
@@ -130,6 +131,7 @@ export class FleetHost {
         this.#forgetPassive(shard);
         await this.#store.release(shard);
         logger.info({ shard, host }, 'shard handed off');
+        this.#core.events.emit('shardLost', { shard, reason: 'handedOff' });
       },
       onLost: (shard, reason) => {
         this.#router.unserve(shard);
@@ -141,6 +143,7 @@ export class FleetHost {
         }
         this.#forgetPassive(shard);
         logger.warn({ shard, host, reason }, 'shard lost: its sessions were stopped here');
+        this.#core.events.emit('shardLost', { shard, reason: reason === 'refused' ? 'refused' : 'expired' });
       },
       onError: (error) => logger.warn({ err: error }, 'fleet: a shard round failed; trying again'),
     });

@@ -172,7 +172,9 @@ export class SessionDirectory {
 
   #labelled(info: SessionInfo): SessionInfo {
     const held = this.#core.labels.of(info.id);
+    const host = this.#core.options.fleet?.host;
     // `info` is this call's own object.
+    if (host !== undefined) info.host = host;
     if (held) {
       info.label = held.label;
       info.group = held.group;
