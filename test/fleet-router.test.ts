@@ -25,7 +25,7 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
   }, 120_000);
 
   let fleets = 0;
-  async function hosts(options: { requestTimeoutMs?: number; maxWaitMs?: number; delayMs?: number } = {}) {
+  async function hosts(options: { requestTimeoutMs?: number; maxWaitMs?: number; delayMs?: number; acceptedBefore?: string[] } = {}) {
     const name = `routing${++fleets}`;
     const make = async (host: string) => {
       const nc = await connect({ servers: nats.url });
@@ -39,6 +39,7 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
         shards: SHARDS,
         host,
         owns: (shard) => owned.has(shard),
+        ledger: { callId: undefined, accepted: (callId) => (options.acceptedBefore ?? []).includes(callId) },
         requestTimeoutMs: options.requestTimeoutMs ?? 2_000,
         maxWaitMs: options.maxWaitMs ?? 5_000,
         local: {
@@ -109,6 +110,18 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
     b.own(shard);
     expect(await a.router.call('inc', id, [])).toEqual({ host: 'host-b', count: 1 });
     expect(b.runs).toEqual([`inc ${id}`]);
+    a.router.close();
+    b.router.close();
+  });
+
+  it("a send the shard's previous owner accepted (its answer lost) is not accepted again by the new owner", async () => {
+    // host-a's first call id is "host-a:1"; the new owner finds it in the shard's journal.
+    const { a, b } = await hosts({ acceptedBefore: ['host-a:1'] });
+    b.own(shard);
+    expect(await a.router.call('send', id, [{ type: 'INC' }])).toBeUndefined();
+    expect(b.runs).toEqual([]);
+    await a.router.call('send', id, [{ type: 'INC' }]);
+    expect(b.runs).toEqual([`send ${id}`]);
     a.router.close();
     b.router.close();
   });

@@ -61,4 +61,18 @@ describe('the fleet store on a real nats-server (2.9.10)', () => {
     expect(b.heldMail()).toEqual([{ group: 'agents', seq: 1, mail: { to: 'agent:2', event: { type: 'HELLO' }, expiresAt: 1 } }]);
     await b.close();
   });
+
+  it("keeps a routed call's id with its event: the next owner of the shard knows the call was accepted", async () => {
+    const a = await open('calls', 'host-a', 1);
+    a.begin('s', meta);
+    a.callId = 'host-x:7';
+    const appended = a.append('s', 1, encode({ type: 'INC' }));
+    a.callId = undefined;
+    await appended;
+    await a.append('s', 2, encode({ type: 'INC' }));
+    const b = await open('calls', 'host-b', 2);
+    expect(b.accepted('host-x:7')).toBe(true);
+    expect(b.accepted('host-x:8')).toBe(false);
+    await Promise.all([a.close(), b.close()]);
+  });
 });

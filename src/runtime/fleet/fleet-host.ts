@@ -62,7 +62,7 @@ export class FleetHost {
     this.#fleet = fleet;
     this.#store = store;
     this.#nc = nc;
-    this.#router = new FleetRouter({ nc, name: fleet.name, shards: fleet.shards, host: fleet.host, owns: (shard) => this.#owns(shard), local });
+    this.#router = new FleetRouter({ nc, name: fleet.name, shards: fleet.shards, host: fleet.host, owns: (shard) => this.#owns(shard), local, ledger: store });
   }
 
   static async start(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, local: LocalCalls): Promise<FleetHost> {

@@ -22,6 +22,15 @@ export interface LocalCalls {
   call(op: string, id: string, args: unknown[]): Promise<unknown>;
 }
 
+/** Where the owner journals a routed call's id with its event, and finds calls accepted before (by a previous owner too). */
+export interface CallLedger {
+  callId: string | undefined;
+  accepted(callId: string): boolean;
+}
+
+/** Calls that accept an event: their id is journaled with it. */
+const JOURNALED = new Set(['send', 'ask']);
+
 export interface FleetRouterOptions {
   nc: NatsConnection;
   name: string;
@@ -29,6 +38,8 @@ export interface FleetRouterOptions {
   host: string;
   owns(shard: number): boolean;
   local: LocalCalls;
+  /** The store's ledger of accepted calls; without one, a retry is recognised only by the host that first got it. */
+  ledger?: CallLedger;
   /** One request's wait; default 5 s. */
   requestTimeoutMs?: number;
   /** How long a call keeps retrying before `ShardUnavailableError`; default 15 s. */
@@ -105,12 +116,27 @@ export class FleetRouter {
     this.#forgetOld();
     const seen = this.#seen.get(callId);
     if (seen) return seen.answer;
-    const answer = this.#options.local.call(op, id, args).then(
+    const { ledger } = this.#options;
+    // Accepted before, by this host or the shard's previous owner (the answer was lost): not again.
+    if (op === 'send' && ledger?.accepted(callId)) return { ok: undefined };
+    const answer = this.#runLocal(op, id, args, callId).then(
       (ok): Answer => ({ ok }),
       (error: unknown): Answer => ({ error: { ...toWireError(error), ...(error instanceof errors.ActorhostError ? { code: error.code } : {}) } }),
     );
     this.#seen.set(callId, { at: performance.now(), answer });
     return answer;
+  }
+
+  /** Runs the call here; a journaled call's id goes into the journal with its event (set while the call runs synchronously). */
+  #runLocal(op: string, id: string, args: unknown[], callId: string): Promise<unknown> {
+    const { ledger, local } = this.#options;
+    if (!ledger || !JOURNALED.has(op)) return local.call(op, id, args);
+    ledger.callId = callId;
+    try {
+      return local.call(op, id, args);
+    } finally {
+      ledger.callId = undefined;
+    }
   }
 
   #forgetOld(): void {

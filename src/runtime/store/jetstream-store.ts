@@ -22,6 +22,7 @@ type Write =
   | ['epoch', number]
   | ['begin', string, SessionMeta]
   | ['append', string, number, Uint8Array]
+  | ['append', string, number, Uint8Array, string]
   | ['compact', string, number, Uint8Array, number]
   | ['drop', string, number]
   | ['save', string, SessionMeta, SessionState, boolean]
@@ -56,6 +57,8 @@ export class JetStreamStore implements SessionStore {
   readonly #jsm: JetStreamManager;
   readonly #state = new MemoryStore();
   readonly #shards = new Map<number, Shard>();
+  /** Ids of routed calls whose events are journaled, from the logs of the shards held. */
+  readonly #calls = new Set<string>();
   readonly #packr = createPackr();
   readonly #labels: Mirror<string>;
   readonly #mail: Mirror<HeldMail>;
@@ -99,6 +102,14 @@ export class JetStreamStore implements SessionStore {
     this.#shards.set(shard, { log, pending: [], done: undefined });
   }
 
+  /** Set by the router while it runs a routed call synchronously: journaled with the call's event. */
+  callId: string | undefined;
+
+  /** Whether a routed call with this id was accepted (by this host or a previous owner of its shard). */
+  accepted(callId: string): boolean {
+    return this.#calls.has(callId);
+  }
+
   /** Whether this host holds shard `shard` (acquired, not released). */
   holds(shard: number): boolean {
     return this.#shards.has(shard);
@@ -127,7 +138,10 @@ export class JetStreamStore implements SessionStore {
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
     // The bytes may be a view of a buffer reused later: the write keeps its own copy.
-    return this.#write(id, ['append', id, seq, event.slice()]);
+    // A routed call's id travels with its event (`callId`, set by the router around the call):
+    // the next owner of the shard knows the call was accepted, and does not accept it again.
+    const callId = this.callId;
+    return this.#write(id, callId === undefined ? ['append', id, seq, event.slice()] : ['append', id, seq, event.slice(), callId]);
   }
 
   compact(id: string, seq: number, snapshot: Uint8Array, wakeAt = 0): void {
@@ -230,6 +244,7 @@ export class JetStreamStore implements SessionStore {
         break;
       case 'append':
         void state.append(write[1], write[2], write[3]);
+        if (write[4] !== undefined) this.#calls.add(write[4]);
         break;
       case 'compact':
         state.compact(write[1], write[2], write[3], write[4]);
