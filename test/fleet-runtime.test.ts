@@ -73,6 +73,10 @@ describe('a fleet of two hosts (groundwork)', () => {
   it('refuses a bad fleet option with a typed error that names it', async () => {
     await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'has spaces' } })).rejects.toBeInstanceOf(InvalidOptionError);
     await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'x', shards: 0 } })).rejects.toThrow(/options\.fleet\.shards/);
+    // The fleet "pair" was created with 4 shards: a host with 8 is refused, naming the count to use.
+    const mismatch = createRuntime({ machines: { counter: fixture('counter') }, workers: 1, logger: silentLogger, fleet: { servers: nats.url, name: 'pair', shards: 8 } });
+    await expect(mismatch).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(mismatch).rejects.toThrow(/created with 4 shards/);
   });
 
   it('a nats-server killed (SIGKILL) and restarted mid-load loses no acknowledged event and doubles none', { timeout: 60_000 }, async () => {

@@ -86,7 +86,6 @@ export class Runtime<K extends Kinds = Kinds> {
       for (const [kind, url] of machines) core.machines.set(kind, (await importMachine(url, startTimeoutMs)).machine);
       const onStoreError = (error: unknown) => core.logger.error({ err: error }, 'a store write failed');
       const { fleet } = core.options;
-      // The fleet's modules (and the NATS clients) load only for a fleet.
       if (fleet) core.store = await (await import('./store/jetstream-store.js')).JetStreamStore.open({ ...fleet, onError: onStoreError });
       else core.store = store === 'memory' ? new MemoryStore() : await LmdbStore.open(store.path, onStoreError);
       core.journaling = core.store.durable && core.options.durability === 'journal';
@@ -106,10 +105,11 @@ export class Runtime<K extends Kinds = Kinds> {
     core.lifecycle.resume();
     this.#idle.start();
     if (core.options.fleet) {
-      const { FleetHost, runRouted } = await import('./fleet/fleet-host.js');
-      this.#fleetHost = await FleetHost.start(core, core.options.fleet, core.store as JetStreamStore, {
-        call: (op, id, args) => runRouted(this as unknown as RoutedCalls, op, id, args),
-      });
+      const { FleetHost, runRouted } = await import('./fleet/fleet-host.js'); // loaded only for a fleet
+      const call = (op: string, id: string, args: unknown[]) => runRouted(this as unknown as RoutedCalls, op, id, args);
+      // Refused by the fleet (another shard count, NATS unreachable): nothing is left running.
+      const stop = (error: unknown) => this.shutdown().then(() => Promise.reject(error));
+      this.#fleetHost = await FleetHost.start(core, core.options.fleet, core.store as JetStreamStore, { call }).catch(stop);
     }
     core.logger.info(
       { workers, machines: [...machines.keys()], store: store === 'memory' ? 'memory' : store.path, resumed: core.directory.passive.size },

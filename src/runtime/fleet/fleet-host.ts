@@ -9,7 +9,8 @@
  * sessions are stopped and dropped here.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Kvm } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
+import { InvalidOptionError } from '../../errors.js';
 import type { RuntimeCore } from '../core.js';
 import type { JetStreamStore } from '../store/jetstream-store.js';
 import type { ResolvedFleet } from './fleet-options.js';
@@ -49,6 +50,22 @@ export async function runRouted(runtime: RoutedCalls, op: string, id: string, ar
   }
 }
 
+/** The fleet's shard count is fixed when its first host starts; a host with another count is refused. */
+async function checkShardCount(meta: KV, name: string, shards: number): Promise<void> {
+  const value = new TextEncoder().encode(String(shards));
+  try {
+    await meta.create('shards', value);
+    return;
+  } catch {
+    // Created by an earlier host: it must agree.
+  }
+  const entry = await meta.get('shards');
+  const fixed = entry ? Number(new TextDecoder().decode(entry.value)) : shards;
+  if (fixed !== shards) {
+    throw new InvalidOptionError(`options.fleet.shards is ${shards}, but fleet ${JSON.stringify(name)} was created with ${fixed} shards; every host of a fleet must use ${fixed}`);
+  }
+}
+
 export class FleetHost {
   readonly #core: RuntimeCore;
   readonly #fleet: ResolvedFleet;
@@ -56,6 +73,8 @@ export class FleetHost {
   readonly #nc: NatsConnection;
   readonly #router: FleetRouter;
   #coordinator: ShardCoordinator | undefined;
+  /** Shards lost whose sessions are still being stopped here. */
+  readonly #stopping = new Map<number, Promise<void>>();
 
   private constructor(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, nc: NatsConnection, local: LocalCalls) {
     this.#core = core;
@@ -106,6 +125,7 @@ export class FleetHost {
   async #join(): Promise<void> {
     const { leaseTtlMs, name, host, shards, replicas } = this.#fleet;
     const kvm = new Kvm(this.#nc);
+    await checkShardCount(await kvm.create(`${name}-meta`, { history: 1, replicas }), name, shards);
     const leases = await kvm.create(`${name}-leases`, { history: 1, ttl: leaseTtlMs, replicas });
     const members = await kvm.create(`${name}-members`, { history: 1, ttl: leaseTtlMs, replicas });
     const logger = this.#core.logger;
@@ -117,6 +137,9 @@ export class FleetHost {
       leaseTtlMs,
       clock: { now: () => performance.now(), setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) },
       onAcquired: async (shard, epoch) => {
+        // Lost here a moment ago: its sessions' stops finish before it is restored.
+        await this.#stopping.get(shard);
+        logger.debug({ shard, epoch, host }, 'shard lease won; replaying its log');
         await this.#store.acquire(shard, epoch);
         this.#core.lifecycle.resume((id) => shardOf(id, shards) === shard);
         this.#router.serve(shard);
@@ -138,9 +161,13 @@ export class FleetHost {
         // Nothing more is written for it: the store lets it go first.
         void this.#store.release(shard);
         const { directory, stopper } = this.#core;
-        for (const record of [...directory.byId.values()]) {
-          if (shardOf(record.id, shards) === shard) void stopper.stop(record, 'shutdown').catch(() => {});
-        }
+        const stops = [...directory.byId.values(), ...[...directory.leaving.values()].map((leaving) => leaving.record)]
+          .filter((record) => shardOf(record.id, shards) === shard)
+          .map((record) => stopper.stop(record, 'shutdown').catch(() => {}));
+        const stopped = Promise.all(stops).then(() => {
+          if (this.#stopping.get(shard) === stopped) this.#stopping.delete(shard);
+        });
+        this.#stopping.set(shard, stopped);
         this.#forgetPassive(shard);
         logger.warn({ shard, host, reason }, 'shard lost: its sessions were stopped here');
         this.#core.events.emit('shardLost', { shard, reason: reason === 'refused' ? 'refused' : 'expired' });

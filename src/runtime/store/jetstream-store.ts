@@ -123,8 +123,10 @@ export class JetStreamStore implements SessionStore {
     const held = this.#shards.get(shard);
     if (!held) return;
     this.#shards.delete(shard);
-    await held.done?.catch(() => {});
+    // At once, not after the last write: this host may take the shard back meanwhile, and its
+    // replayed state must not be deleted under it. (Writes made were applied here already.)
     for (const { id } of this.#state.list()) if (shardOf(id, this.#options.shards) === shard) void this.#state.delete(id);
+    await held.done?.catch(() => {});
   }
 
   /** Every shard at once, for a host that is the whole fleet (and the conformance suite). */
