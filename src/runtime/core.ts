@@ -51,6 +51,12 @@ export interface RuntimeCore {
   /** Snapshots (and session metadata) go to the store. */
   snapshotting: boolean;
   closed: boolean;
+  /**
+   * In a fleet: whether session `id` lives on another host now, and how to run a call there.
+   * Every way in (a send, a deferred resend, a reactivation) asks first, so a session of a shard
+   * this host no longer owns is never brought back to life here.
+   */
+  route?: { elsewhere(id: string): boolean; call(op: string, id: string, args: unknown[]): Promise<unknown> };
   /** Inspector taps: events accepted per session id (only while an inspector watches one). */
   eventTaps: Map<string, Set<(event: unknown, internal?: boolean) => void>> | undefined;
   readonly events: RuntimeEventHub;

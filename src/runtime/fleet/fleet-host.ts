@@ -73,6 +73,8 @@ export class FleetHost {
   readonly #nc: NatsConnection;
   readonly #router: FleetRouter;
   #coordinator: ShardCoordinator | undefined;
+  /** Shards being handed off: calls for them wait for the next owner from the moment it begins. */
+  readonly #leaving = new Set<number>();
   /** Shards lost whose sessions are still being stopped here. */
   readonly #stopping = new Map<number, Promise<void>>();
 
@@ -87,6 +89,7 @@ export class FleetHost {
   static async start(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, local: LocalCalls): Promise<FleetHost> {
     const nc = await connect({ servers: fleet.servers, ...RECONNECT });
     const host = new FleetHost(core, fleet, store, nc, local);
+    core.route = { elsewhere: (id) => !host.owns(id), call: (op, id, args) => host.call(op, id, args) };
     try {
       await host.#join();
     } catch (error) {
@@ -119,7 +122,7 @@ export class FleetHost {
   }
 
   #owns(shard: number): boolean {
-    return this.#coordinator?.epochOf(shard) !== undefined && this.#store.holds(shard);
+    return !this.#leaving.has(shard) && this.#coordinator?.epochOf(shard) !== undefined && this.#store.holds(shard);
   }
 
   async #join(): Promise<void> {
@@ -147,12 +150,14 @@ export class FleetHost {
         this.#core.events.emit('shardAcquired', { shard, epoch });
       },
       onRelease: async (shard) => {
+        this.#leaving.add(shard);
         this.#router.unserve(shard);
         const { directory, stopper } = this.#core;
         const live = [...directory.byId.values()].filter((record) => shardOf(record.id, shards) === shard);
         await Promise.allSettled(live.map((record) => stopper.stop(record, 'evict')));
         this.#forgetPassive(shard);
         await this.#store.release(shard);
+        this.#leaving.delete(shard);
         logger.info({ shard, host }, 'shard handed off');
         this.#core.events.emit('shardLost', { shard, reason: 'handedOff' });
       },

@@ -89,8 +89,12 @@ export class FleetRouter {
     const maxWaitMs = this.#options.maxWaitMs ?? 15_000;
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
-      // It may have become ours meanwhile (a takeover by this host).
-      if (owns(shard)) return local.call(op, id, args);
+      // It may have become ours meanwhile (a takeover by this host): the previous owner may have
+      // accepted this very call before its answer was lost — the journal says so.
+      if (owns(shard)) {
+        if (op === 'send' && this.#options.ledger?.accepted(callId)) return undefined;
+        return this.#runLocal(op, id, args, callId);
+      }
       let answer: Answer | undefined;
       try {
         const reply = await nc.request(this.#subject(shard), request, { timeout: this.#options.requestTimeoutMs ?? 5_000 });

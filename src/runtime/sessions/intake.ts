@@ -80,9 +80,11 @@ export class Intake {
   }
 
   #send(id: string, event: SessionEvent, replyTo?: string): Promise<void> {
-    const { directory, lifecycle, events } = this.#core;
+    const { directory, lifecycle, events, route } = this.#core;
     if (this.#core.closed) return Promise.reject(new RuntimeClosedError('send'));
     checkId('send', id);
+    // A fleet's shard moved away (even while this send waited for an eviction): sent there.
+    if (route?.elsewhere(id)) return route.call('send', id, [event]) as Promise<void>;
     if (event === null || typeof event !== 'object' || typeof event.type !== 'string') {
       return Promise.reject(
         new InvalidEventError(`expected an object with a string "type", such as { type: 'USER_MESSAGE' } (got ${describeEvent(event)})`),

@@ -228,7 +228,8 @@ export class SessionLifecycle {
 
   /** Brings an evicted or stored session back (`send`, `getSnapshot`), if its pool has room. */
   reactivate(id: string, { allowOverCapacity = false } = {}): SessionRecord | Error {
-    const { directory, pools, store, fleet, events } = this.#core;
+    const { directory, pools, store, fleet, events, route } = this.#core;
+    if (route?.elsewhere(id)) return new UnknownSessionError(id, 'its shard is on another host of the fleet now');
     const passive = directory.passive.get(id)!;
     const pool = pools.get(passive.pool)!;
     if (!allowOverCapacity) {
@@ -305,7 +306,7 @@ export class SessionLifecycle {
   resume(wanted: (id: string) => boolean = () => true): void {
     const { store, machines, pools, directory, logger, options, alarms } = this.#core;
     for (const { id, kind, pool, wakeAt, quarantined, linked } of store.list()) {
-      if (!wanted(id)) continue;
+      if (!wanted(id) || directory.byId.has(id)) continue;
       if (!machines.has(kind) || !pools.has(pool)) {
         logger.warn({ sessionId: id, kind, pool }, 'stored session of an unknown machine kind or pool; left in the store');
         continue;
