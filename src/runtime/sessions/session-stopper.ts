@@ -71,8 +71,12 @@ export class SessionStopper {
     if (record.pids?.size) await record.shard.childProcesses.kill(record.pids);
     // The id may belong to a newer session by now: then its store entry is that session's.
     const owned = !leaving.superseded && directory.owns(record);
-    if (owned) await this.#settleStore(record, leaving.mode, result);
-    directory.unregister(record);
+    try {
+      if (owned) await this.#settleStore(record, leaving.mode, result);
+    } finally {
+      // Whatever the store did (in a fleet, a shard lost refuses every write), the session is gone here.
+      directory.unregister(record);
+    }
   }
 
   /** What the store keeps of a session that has shut down. */
