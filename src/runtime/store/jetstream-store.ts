@@ -95,7 +95,10 @@ export class JetStreamStore implements SessionStore {
     const stream = streamName(this.#options.name);
     const subject = `${this.#options.name}.shard.${shard}`;
     for (const entry of await ShardLog.read({ js: this.#js, jsm: this.#jsm, stream, subject })) {
-      for (const write of this.#packr.unpack(entry.data) as Write[]) this.#apply(write);
+      for (const write of this.#packr.unpack(entry.data) as Write[]) {
+        this.#apply(write);
+        if (write[0] === 'append' && write[4] !== undefined) this.#calls.add(write[4]);
+      }
     }
     const marker: Write[] = [['epoch', epoch]];
     const log = await ShardLog.open({ js: this.#js, jsm: this.#jsm, stream, subject, epoch, marker: this.#packr.pack(marker).slice() });
@@ -230,7 +233,11 @@ export class JetStreamStore implements SessionStore {
       shard.done = RESOLVED.then(() => {
         const writes = shard.pending;
         shard.pending = [];
-        return shard.log.append(this.#packr.pack(writes).slice()).then(() => undefined);
+        return shard.log.append(this.#packr.pack(writes).slice()).then(() => {
+          // A call counts as accepted once its event is in the log — not when it was applied here:
+          // a write refused (fenced) or lost must not make a retry of its call look done.
+          for (const write of writes) if (write[0] === 'append' && write[4] !== undefined) this.#calls.add(write[4]);
+        });
       });
     }
     return shard.done!;
@@ -246,7 +253,6 @@ export class JetStreamStore implements SessionStore {
         break;
       case 'append':
         void state.append(write[1], write[2], write[3]);
-        if (write[4] !== undefined) this.#calls.add(write[4]);
         break;
       case 'compact':
         state.compact(write[1], write[2], write[3], write[4]);
