@@ -73,6 +73,16 @@ function lease(kv: LeaseKv, clock: ReturnType<typeof timerClock>, host: string, 
   return new ShardLease({ kv, shard: 3, host, ttlMs: 3_000, clock, onLost: (reason) => lost.push(reason) });
 }
 
+/** Host "a" holding the lease (3 s, on a clock and a KV of its own), and what it was told it lost. */
+async function held() {
+  const clock = timerClock();
+  const kv = ruleKeepingKv(clock, 3_000);
+  const lost: LostReason[] = [];
+  const a = lease(kv, clock, 'a', lost);
+  await a.acquire();
+  return { clock, kv, lost, a };
+}
+
 describe('a shard lease on the injected clock', () => {
   it('is taken by one holder; its epoch is the create revision; renewed every third of the lease, it stays valid', async () => {
     const clock = timerClock();
@@ -88,11 +98,7 @@ describe('a shard lease on the injected clock', () => {
   });
 
   it('fences itself at its deadline (sent + ttl − margin) when renewals get no answer, before the key expires on the server', async () => {
-    const clock = timerClock();
-    const kv = ruleKeepingKv(clock, 3_000);
-    const lost: LostReason[] = [];
-    const a = lease(kv, clock, 'a', lost);
-    await a.acquire();
+    const { clock, kv, lost, a } = await held();
     kv.hang(true);
     await clock.advance(2_699);
     expect(a.valid()).toBe(true);
@@ -109,11 +115,7 @@ describe('a shard lease on the injected clock', () => {
   });
 
   it('rides out a server that is down for less than its margin: renewals are tried again, it is never fenced', async () => {
-    const clock = timerClock();
-    const kv = ruleKeepingKv(clock, 3_000);
-    const lost: LostReason[] = [];
-    const a = lease(kv, clock, 'a', lost);
-    await a.acquire();
+    const { clock, kv, lost, a } = await held();
     kv.down(true);
     await clock.advance(1_500);
     expect(a.valid()).toBe(true);
@@ -124,11 +126,7 @@ describe('a shard lease on the injected clock', () => {
   });
 
   it('a server down past the deadline: fenced at the deadline, not before', async () => {
-    const clock = timerClock();
-    const kv = ruleKeepingKv(clock, 3_000);
-    const lost: LostReason[] = [];
-    const a = lease(kv, clock, 'a', lost);
-    await a.acquire();
+    const { clock, kv, lost } = await held();
     kv.down(true);
     await clock.advance(2_650);
     expect(lost).toEqual([]);
@@ -137,11 +135,7 @@ describe('a shard lease on the injected clock', () => {
   });
 
   it('fences itself at once when a renew is refused (another holder has the key)', async () => {
-    const clock = timerClock();
-    const kv = ruleKeepingKv(clock, 3_000);
-    const lost: LostReason[] = [];
-    const a = lease(kv, clock, 'a', lost);
-    await a.acquire();
+    const { clock, kv, lost, a } = await held();
     await kv.delete('shard.3', { previousSeq: 1 });
     await lease(kv, clock, 'b').acquire();
     await clock.advance(1_000);
@@ -151,11 +145,7 @@ describe('a shard lease on the injected clock', () => {
   });
 
   it('is released: fenced at once, the key deleted, another holder takes it', async () => {
-    const clock = timerClock();
-    const kv = ruleKeepingKv(clock, 3_000);
-    const lost: LostReason[] = [];
-    const a = lease(kv, clock, 'a', lost);
-    await a.acquire();
+    const { clock, kv, lost, a } = await held();
     await a.release();
     expect(a.valid()).toBe(false);
     expect(lost).toEqual([]);

@@ -37,6 +37,18 @@ describe('fleet hosts as processes', () => {
     return child;
   }
 
+  /** This process as a host of `fleet` too (it takes its share of the shards), shut down after the tests. */
+  async function clientHost(fleet: string): Promise<Runtime> {
+    const client = await createRuntime({
+      machines: { counter: fixture('counter') },
+      workers: 1,
+      logger: silentLogger,
+      fleet: { servers: nats.url, name: fleet, host: 'host-test', shards: 4, leaseTtlMs: 1_500 },
+    });
+    runtimes.push(client);
+    return client;
+  }
+
   /** The ids the host process has (live or evicted), by asking it. */
   async function peekAll(child: ChildProcess, ids: string[]): Promise<string[]> {
     const answers = new Map<string, string>();
@@ -55,13 +67,7 @@ describe('fleet hosts as processes', () => {
   it('a host killed with SIGKILL: its sessions answer again from the survivors with every acknowledged event', { timeout: 90_000 }, async () => {
     const a = await hostProcess('crash', 'host-a');
     await hostProcess('crash', 'host-b');
-    const client = await createRuntime({
-      machines: { counter: fixture('counter') },
-      workers: 1,
-      logger: silentLogger,
-      fleet: { servers: nats.url, name: 'crash', host: 'host-test', shards: 4, leaseTtlMs: 1_500 },
-    });
-    runtimes.push(client);
+    const client = await clientHost('crash');
     // Let the three hosts settle on their shares.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const ids = Array.from({ length: 16 }, (_, i) => `s${i}`);
@@ -94,13 +100,7 @@ describe('fleet hosts as processes', () => {
     let aLog = '';
     a.stderr!.on('data', (chunk: Buffer) => (aLog += String(chunk)));
     await hostProcess('pause', 'host-b');
-    const client = await createRuntime({
-      machines: { counter: fixture('counter') },
-      workers: 1,
-      logger: silentLogger,
-      fleet: { servers: nats.url, name: 'pause', host: 'host-test', shards: 4, leaseTtlMs: 1_500 },
-    });
-    runtimes.push(client);
+    const client = await clientHost('pause');
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const ids = Array.from({ length: 16 }, (_, i) => `p${i}`);
     for (const id of ids) {

@@ -71,8 +71,14 @@ describe('a fleet of two hosts (groundwork)', () => {
   });
 
   it('refuses a bad fleet option with a typed error that names it', async () => {
-    await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'has spaces' } })).rejects.toBeInstanceOf(InvalidOptionError);
-    await expect(createRuntime({ machines: { counter: fixture('counter') }, fleet: { servers: nats.url, name: 'x', shards: 0 } })).rejects.toThrow(/options\.fleet\.shards/);
+    const bad = (fleet: unknown) => createRuntime({ machines: { counter: fixture('counter') }, fleet: fleet as never });
+    await expect(bad({ servers: nats.url, name: 'has spaces' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(bad({ servers: nats.url, name: 'x', shards: 0 })).rejects.toThrow(/options\.fleet\.shards/);
+    await expect(bad('nats://127.0.0.1:4222')).rejects.toThrow(/options\.fleet must be an object/);
+    await expect(bad({ servers: [], name: 'x' })).rejects.toThrow(/options\.fleet\.servers/);
+    await expect(bad({ servers: nats.url, name: 'x', host: '' })).rejects.toThrow(/options\.fleet\.host/);
+    await expect(bad({ servers: nats.url, name: 'x', leaseTtlMs: 10 })).rejects.toThrow(/options\.fleet\.leaseTtlMs must be an integer from 1,000/);
+    await expect(bad({ servers: nats.url, name: 'x', replicas: 2 })).rejects.toThrow(/options\.fleet\.replicas must be 1 or 3/);
     // The fleet "pair" was created with 4 shards: a host with 8 is refused, naming the count to use.
     const mismatch = createRuntime({ machines: { counter: fixture('counter') }, workers: 1, logger: silentLogger, fleet: { servers: nats.url, name: 'pair', shards: 8 } });
     await expect(mismatch).rejects.toBeInstanceOf(InvalidOptionError);

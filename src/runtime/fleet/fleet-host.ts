@@ -109,11 +109,6 @@ export class FleetHost {
     return this.#router.call(op, id, args);
   }
 
-  /** The shards this host holds, for the inspector and `stats`. */
-  shards(): number[] {
-    return this.#coordinator?.owned().sort((a, b) => a - b) ?? [];
-  }
-
   /** Hands every shard back (its sessions were stopped and saved by the runtime's shutdown). */
   async stop(): Promise<void> {
     await this.#coordinator?.stop();
