@@ -6,8 +6,13 @@
  * its lease, still believing it owns the shard — is refused by the server (`FencedError`), and
  * nothing it writes lands after the new owner's first write.
  *
+ * A takeover is `read` (the whole subject, in order, and the last sequence read), then `open`
+ * with that sequence: the marker is conditional on exactly what was replayed, so a previous
+ * owner's write that lands after the replay read the log fails the takeover (read again) instead
+ * of being missed by the new owner's state while its sender was told it was kept.
+ *
  * One write in flight per shard: `append` waits for the previous one (the caller gathers a tick's
- * writes into one message). `read` replays the subject from the start, in order.
+ * writes into one message).
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 
@@ -41,17 +46,18 @@ export class ShardLog {
   }
 
   /**
-   * Takes the shard's log over under `epoch` (the lease's): reads its last sequence and writes
-   * the epoch marker conditional on it. Rejects with `FencedError` if another owner wrote meanwhile.
+   * Takes the shard's log over under `epoch` (the lease's), after replaying it up to `after` (the
+   * `last` of the caller's `read`): writes the epoch marker conditional on `after`. Rejects with
+   * `FencedError` if anything was written since — a previous owner's late write the replay did not
+   * see, or another taker's marker: the caller reads again.
    */
-  static async open(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subject: string; epoch: number; marker: Uint8Array }): Promise<ShardLog> {
-    const last = await lastSequence(options.jsm, options.stream, options.subject);
-    const log = new ShardLog(options.js, options.subject, options.epoch, last);
+  static async open(options: { js: JetStreamClient; subject: string; epoch: number; marker: Uint8Array; after: number }): Promise<ShardLog> {
+    const log = new ShardLog(options.js, options.subject, options.epoch, options.after);
     await log.append(options.marker);
     return log;
   }
 
-  /** The last sequence this owner wrote (or found at open). */
+  /** The last sequence this owner wrote (or replayed before `open`). */
   get last(): number {
     return this.#last;
   }
@@ -82,11 +88,11 @@ export class ShardLog {
     return write;
   }
 
-  /** Every message of the subject from `fromSeq` on, in order (a takeover's restore). */
-  static async read(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subject: string; fromSeq?: number }): Promise<LogEntry[]> {
+  /** Every message of the subject from `fromSeq` on, in order (a takeover's replay), and the last sequence read (0: none). */
+  static async read(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subject: string; fromSeq?: number }): Promise<{ entries: LogEntry[]; last: number }> {
     const last = await lastSequence(options.jsm, options.stream, options.subject);
     const entries: LogEntry[] = [];
-    if (last === 0) return entries;
+    if (last === 0) return { entries, last };
     const consumer = await options.js.consumers.get(options.stream, {
       // A string, not an array: nats-server 2.9 knows only the single `filter_subject`.
       filter_subjects: options.subject,
@@ -98,7 +104,7 @@ export class ShardLog {
       if (message.seq >= last) break;
     }
     await messages.close();
-    return entries;
+    return { entries, last };
   }
 }
 

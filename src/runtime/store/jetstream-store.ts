@@ -90,18 +90,25 @@ export class JetStreamStore implements SessionStore {
     }
   }
 
-  /** Takes shard `shard` over under `epoch` (its lease's): replays its log, then fences it for this host. */
+  /**
+   * Takes shard `shard` over under `epoch` (its lease's): replays its log, then fences it for this
+   * host with a marker conditional on the last message replayed (`FencedError` if a previous
+   * owner's write landed meanwhile: the caller tries again, and the next replay has it).
+   */
   async acquire(shard: number, epoch: number): Promise<void> {
     const stream = streamName(this.#options.name);
     const subject = `${this.#options.name}.shard.${shard}`;
-    for (const entry of await ShardLog.read({ js: this.#js, jsm: this.#jsm, stream, subject })) {
+    const { entries, last } = await ShardLog.read({ js: this.#js, jsm: this.#jsm, stream, subject });
+    const marker: Write[] = [['epoch', epoch]];
+    const log = await ShardLog.open({ js: this.#js, subject, epoch, marker: this.#packr.pack(marker).slice(), after: last });
+    // Applied once the marker is written: the state is exactly the log this host now owns.
+    for (const { id } of this.#state.list()) if (shardOf(id, this.#options.shards) === shard) void this.#state.delete(id);
+    for (const entry of entries) {
       for (const write of this.#packr.unpack(entry.data) as Write[]) {
         this.#apply(write);
         if (write[0] === 'append' && write[4] !== undefined) this.#calls.add(write[4]);
       }
     }
-    const marker: Write[] = [['epoch', epoch]];
-    const log = await ShardLog.open({ js: this.#js, jsm: this.#jsm, stream, subject, epoch, marker: this.#packr.pack(marker).slice() });
     this.#shards.set(shard, { log, pending: [], done: undefined });
   }
 
