@@ -18,7 +18,7 @@ import { InvalidOptionError, RuntimeClosedError, UnknownSessionError } from '../
 import { importMachine } from '../protocol/machine-module.js';
 import { reapSurvivors } from './workers/process-ledger.js';
 import { describe } from '../protocol/plain-data.js';
-import { WATCH_OFF, WATCH_ON, type WireSnapshot } from '../protocol/wire.js';
+import type { WireSnapshot } from '../protocol/wire.js';
 import type { RuntimeCore } from './core.js';
 import { INSPECTOR_API, type InspectorApi } from './inspector/inspector-api.js';
 import { buildCore } from './build-core.js';
@@ -30,7 +30,7 @@ import { Intake } from './sessions/intake.js';
 import { Mail } from './sessions/mail.js';
 import { Spawner } from './sessions/spawner.js';
 import { rebalance, resolveSnapshot } from './sessions/note-router.js';
-import { readSnapshot, waitForSnapshot } from './sessions/observation.js';
+import { observe, readSnapshot, waitForSnapshot } from './sessions/observation.js';
 import type { SessionRecord, SessionStatus } from './sessions/session-record.js';
 import { checkId } from './sessions/spawn-options.js';
 import { LmdbStore } from './store/lmdb-store.js';
@@ -106,10 +106,14 @@ export class Runtime<K extends Kinds = Kinds> {
     this.#idle.start();
     if (core.options.fleet) {
       const { FleetHost, runRouted } = await import('./fleet/fleet-host.js'); // loaded only for a fleet
-      const call = (op: string, id: string, args: unknown[]) => runRouted(this as unknown as RoutedCalls, op, id, args);
+      const local = {
+        call: (op: string, id: string, args: unknown[]) => runRouted(this as unknown as RoutedCalls, op, id, args),
+        subscribe: (id: string, observer: Partial<Observer<AnyMachineSnapshot>>) => this.subscribe(id, observer as never),
+        getSnapshot: (id: string) => this.getSnapshot(id) as Promise<AnyMachineSnapshot>,
+      };
       // Refused by the fleet (another shard count, NATS unreachable): nothing is left running.
       const stop = (error: unknown) => this.shutdown().then(() => Promise.reject(error));
-      this.#fleetHost = await FleetHost.start(core, core.options.fleet, core.store as JetStreamStore, { call }).catch(stop);
+      this.#fleetHost = await FleetHost.start(core, core.options.fleet, core.store as JetStreamStore, local).catch(stop);
     }
     core.logger.info(
       { workers, machines: [...machines.keys()], store: store === 'memory' ? 'memory' : store.path, resumed: core.directory.passive.size },
@@ -199,21 +203,9 @@ export class Runtime<K extends Kinds = Kinds> {
     if (typeof listener !== 'function' && (listener === null || typeof listener !== 'object')) {
       throw new InvalidOptionError(`subscribe: the listener must be a function or an observer { next, error, complete } (got ${describe(listener)})`);
     }
-    const { lifecycle } = this.#core;
-    // An evicted session is reactivated (when its pool has room): passivation is invisible.
-    const record = lifecycle.liveOrReactivated(id);
     const observer = (typeof listener === 'function' ? { next: listener } : listener) as Partial<Observer<AnyMachineSnapshot>>;
-    if (record.observers === undefined) {
-      record.observers = new Set();
-      lifecycle.enqueueMarker(record, WATCH_ON);
-    }
-    record.observers.add(observer);
-    return () => {
-      const observers = record.observers;
-      if (!observers?.delete(observer) || observers.size > 0 || record.ended) return;
-      record.observers = undefined;
-      lifecycle.enqueueMarker(record, WATCH_OFF);
-    };
+    if (this.#routed(id)) return this.#fleetHost!.watch(id, observer);
+    return observe(this.#core, id, observer);
   }
 
   /** Resolves with the first snapshot (current or later) that satisfies `predicate`. */
@@ -354,6 +346,7 @@ export class Runtime<K extends Kinds = Kinds> {
     this.#mail.stop();
     core.metrics.stop();
     await this.#inspectorServer?.close();
+    this.#fleetHost?.closeWatches(); // its sessions move to other hosts: their watchers follow them
     await core.stopper.stopAll('shutdown');
     await this.#fleetHost?.stop();
     await Promise.allSettled(core.fleet.recoveries());

@@ -14,7 +14,11 @@ import { InvalidOptionError } from '../../errors.js';
 import type { RuntimeCore } from '../core.js';
 import type { JetStreamStore } from '../store/jetstream-store.js';
 import type { ResolvedFleet } from './fleet-options.js';
+import type { AnyMachineSnapshot, Observer } from 'xstate';
+import { resolveSnapshot } from '../sessions/note-router.js';
+import type { SessionRecord } from '../sessions/session-record.js';
 import { FleetRouter, type LocalCalls } from './fleet-router.js';
+import { FleetWatches } from './fleet-watch.js';
 import { shardOf } from './placement.js';
 import { ShardCoordinator } from './shard-coordinator.js';
 import { RECONNECT } from './fleet-types.js';
@@ -66,27 +70,52 @@ async function checkShardCount(meta: KV, name: string, shards: number): Promise<
   }
 }
 
+/** What the runtime gives its fleet host: routed calls run here, and its own `subscribe`/`getSnapshot` for watches. */
+export interface FleetLocal extends LocalCalls {
+  subscribe(id: string, observer: Partial<Observer<AnyMachineSnapshot>>): () => void;
+  getSnapshot(id: string): Promise<AnyMachineSnapshot>;
+}
+
 export class FleetHost {
   readonly #core: RuntimeCore;
   readonly #fleet: ResolvedFleet;
   readonly #store: JetStreamStore;
   readonly #nc: NatsConnection;
   readonly #router: FleetRouter;
+  readonly #watches: FleetWatches;
   #coordinator: ShardCoordinator | undefined;
   /** Shards being handed off: calls for them wait for the next owner from the moment it begins. */
   readonly #leaving = new Set<number>();
   /** Shards lost whose sessions are still being stopped here. */
   readonly #stopping = new Map<number, Promise<void>>();
 
-  private constructor(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, nc: NatsConnection, local: LocalCalls) {
+  private constructor(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, nc: NatsConnection, local: FleetLocal) {
     this.#core = core;
     this.#fleet = fleet;
     this.#store = store;
     this.#nc = nc;
-    this.#router = new FleetRouter({ nc, name: fleet.name, shards: fleet.shards, host: fleet.host, owns: (shard) => this.#owns(shard), local, ledger: store });
+    const call = (op: string, id: string, args: unknown[]) => this.#router.call(op, id, args);
+    this.#watches = new FleetWatches({
+      nc,
+      leaseTtlMs: fleet.leaseTtlMs,
+      call,
+      subscribe: local.subscribe,
+      getSnapshot: local.getSnapshot,
+      kindOf: (id) => core.directory.info(id)?.kind,
+      resolve: (kind, wire) => resolveSnapshot(core, { kind } as SessionRecord, wire),
+    });
+    // Watches are served here; every other call is the runtime's.
+    const served: LocalCalls = {
+      call: (op, id, args) => {
+        if (op === 'watch') return this.#watches.serve(id, args[0] as string, args[1] as boolean);
+        if (op === 'unwatch') return Promise.resolve(this.#watches.unserve(args[0] as string));
+        return local.call(op, id, args);
+      },
+    };
+    this.#router = new FleetRouter({ nc, name: fleet.name, shards: fleet.shards, host: fleet.host, owns: (shard) => this.#owns(shard), local: served, ledger: store });
   }
 
-  static async start(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, local: LocalCalls): Promise<FleetHost> {
+  static async start(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, local: FleetLocal): Promise<FleetHost> {
     const nc = await connect({ servers: fleet.servers, ...RECONNECT });
     const host = new FleetHost(core, fleet, store, nc, local);
     core.route = { elsewhere: (id) => !host.owns(id), call: (op, id, args) => host.call(op, id, args) };
@@ -109,8 +138,19 @@ export class FleetHost {
     return this.#router.call(op, id, args);
   }
 
+  /** `subscribe` to session `id`, which lives on another host (fleet-watch.ts). */
+  watch(id: string, observer: Partial<Observer<AnyMachineSnapshot>>): () => void {
+    return this.#watches.watch(id, observer);
+  }
+
+  /** Before the shutdown stops this host's sessions: their watchers renew with the next owners (no `complete`). */
+  closeWatches(): void {
+    this.#watches.close();
+  }
+
   /** Hands every shard back (its sessions were stopped and saved by the runtime's shutdown). */
   async stop(): Promise<void> {
+    this.#watches.close();
     await this.#coordinator?.stop();
     this.#router.close();
     await this.#nc.close();
@@ -147,6 +187,7 @@ export class FleetHost {
       onRelease: async (shard) => {
         this.#leaving.add(shard);
         this.#router.unserve(shard);
+        this.#watches.drop((id) => shardOf(id, shards) === shard);
         const { directory, stopper } = this.#core;
         const live = [...directory.byId.values()].filter((record) => shardOf(record.id, shards) === shard);
         await Promise.allSettled(live.map((record) => stopper.stop(record, 'evict')));
@@ -158,6 +199,7 @@ export class FleetHost {
       },
       onLost: (shard, reason) => {
         this.#router.unserve(shard);
+        this.#watches.drop((id) => shardOf(id, shards) === shard);
         // Nothing more is written for it: the store lets it go first.
         void this.#store.release(shard);
         const { directory, stopper } = this.#core;

@@ -157,7 +157,7 @@ export class FleetRouter {
 }
 
 /** The owner's error as the caller's: the same actorhost class when it is one. */
-function revive(wire: WireError & { code?: string }): Error {
+export function revive(wire: WireError & { code?: string }): Error {
   const Class = (errors as Record<string, unknown>)[wire.name];
   const error: Error =
     typeof Class === 'function' && Class.prototype instanceof errors.ActorhostError ? (Object.create(Class.prototype as object) as Error) : new Error(wire.message);

@@ -5,7 +5,7 @@
 import type { AnyMachineSnapshot, Observer } from 'xstate';
 import { InvalidOptionError, SessionCrashedError, UnknownSessionError, WaitForTimeoutError } from '../../errors.js';
 import { describe } from '../../protocol/plain-data.js';
-import { createPackr, type WireSnapshot } from '../../protocol/wire.js';
+import { createPackr, WATCH_OFF, WATCH_ON, type WireSnapshot } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
 import { MAX_TIMER_MS, type ResolvedOptions } from '../options.js';
 import { INITIAL, resolveSnapshot } from './note-router.js';
@@ -60,6 +60,26 @@ async function untilRekeyed(options: ResolvedOptions, record: SessionRecord, key
   } finally {
     options.clearTimeout(timer);
   }
+}
+
+/**
+ * `subscribe` on this host: `observer` hears every snapshot from now on (an evicted session is
+ * reactivated first, when its pool has room: passivation is invisible). Returns the unsubscribe.
+ */
+export function observe(core: RuntimeCore, id: string, observer: Partial<Observer<AnyMachineSnapshot>>): () => void {
+  const { lifecycle } = core;
+  const record = lifecycle.liveOrReactivated(id);
+  if (record.observers === undefined) {
+    record.observers = new Set();
+    lifecycle.enqueueMarker(record, WATCH_ON);
+  }
+  record.observers.add(observer);
+  return () => {
+    const observers = record.observers;
+    if (!observers?.delete(observer) || observers.size > 0 || record.ended) return;
+    record.observers = undefined;
+    lifecycle.enqueueMarker(record, WATCH_OFF);
+  };
 }
 
 /** `waitFor`: checks its arguments, then subscribes first and reads the current snapshot second. */
