@@ -56,14 +56,7 @@ export class FleetWatches {
     const { nc, call, leaseTtlMs, resolve } = this.#options;
     const inbox = createInbox();
     let closed = false;
-    let renewal: NodeJS.Timeout | undefined;
-    let subscription: Subscription | undefined;
-    const close = () => {
-      closed = true;
-      clearInterval(renewal);
-      subscription?.unsubscribe();
-    };
-    subscription = nc.subscribe(inbox, {
+    const subscription: Subscription = nc.subscribe(inbox, {
       callback: (error, message) => {
         if (error || closed) return;
         const note = this.#packr.unpack(message.data) as Note;
@@ -77,6 +70,11 @@ export class FleetWatches {
         }
       },
     });
+    const close = () => {
+      closed = true;
+      clearInterval(renewal);
+      subscription.unsubscribe();
+    };
     const register = (renew: boolean) =>
       call('watch', id, [inbox, renew]).catch((error: unknown) => {
         if (closed) return;
@@ -85,7 +83,7 @@ export class FleetWatches {
       });
     // Registered before this returns its unsubscribe: the inbox is subscribed already, so no note is lost.
     void nc.flush().then(() => (closed ? undefined : register(false)));
-    renewal = setInterval(() => void register(true), leaseTtlMs / 3).unref();
+    const renewal = setInterval(() => void register(true), leaseTtlMs / 3).unref();
     return () => {
       if (closed) return;
       close();
