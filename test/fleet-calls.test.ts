@@ -1,9 +1,12 @@
 // Calls made on one host of a fleet for a session that lives on another (real nats-server, two
 // hosts in this process): subscribe and waitFor hear the other host's session; a watch follows
-// the session when its shard moves.
+// the session when its shard moves; peek, list and lookup see the whole fleet; deliver reaches a
+// label held on the other host, and mail held on one host goes to the session that takes its
+// label on the other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot } from 'xstate';
 import { createRuntime, UnknownSessionError, type Runtime } from '../dist/src/index.js';
+import { shardOf } from '../dist/src/runtime/fleet/placement.js';
 import { fixture, silentLogger } from './helpers.js';
 import { startNats, type NatsServer } from './nats-server.js';
 
@@ -24,7 +27,8 @@ describe('calls across the hosts of a fleet', () => {
 
   const host = (name: string) =>
     createRuntime({
-      machines: { counter: fixture('counter') },
+      machines: { counter: fixture('counter'), inbox: fixture('inbox') },
+      groups: { agents: { untargeted: 'primary' } },
       workers: 1,
       logger: silentLogger,
       fleet: { servers: nats.url, name: 'calls', host: name, shards: 4, leaseTtlMs: 1_500 },
@@ -75,11 +79,13 @@ describe('calls across the hosts of a fleet', () => {
     expect(snapshot.context).toMatchObject({ count: 6 });
     expect(snapshot.matches('counting')).toBe(true);
 
+    // Another session of host A ends: the watch on host B completes.
+    const ending = ids.find((id) => id !== onA && a.peek(id)?.host === 'host-a')!;
     let completed = false;
     const final: AnyMachineSnapshot[] = [];
-    b.subscribe(onA, { next: (s) => final.push(s as AnyMachineSnapshot), complete: () => (completed = true) });
+    b.subscribe(ending, { next: (s) => final.push(s as AnyMachineSnapshot), complete: () => (completed = true) });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await a.send(onA, { type: 'FINISH' });
+    await a.send(ending, { type: 'FINISH' });
     await until('the watch to complete', () => completed);
     expect(final.at(-1)?.status).toBe('done');
   });
@@ -97,6 +103,45 @@ describe('calls across the hosts of a fleet', () => {
     await until('the other host to hear of it', () => heard.length === 1);
     expect(thrown).toEqual([expect.any(UnknownSessionError)]);
     expect(heard).toEqual([expect.any(UnknownSessionError)]);
+  });
+
+  it('peek and list on either host show every session of the fleet, and where it lives', { timeout: 30_000 }, async () => {
+    const live = ids.filter((id) => a.peek(id) !== undefined);
+    expect(live).toHaveLength(ids.length - 1); // one ended above
+    await until('both directories', () => live.every((id) => b.peek(id) !== undefined));
+    expect(b.peek(onA)).toMatchObject({ id: onA, kind: 'counter', status: 'remote', host: 'host-a' });
+    expect(a.peek(onA)).toMatchObject({ id: onA, status: 'active', host: 'host-a' });
+    expect(a.peek(onB)).toMatchObject({ status: 'remote', host: 'host-b' });
+    const everywhere = (runtime: Runtime) => runtime.list({ pool: 'default' }).filter((info) => ids.includes(info.id)).map((info) => `${info.id}@${info.host}`).sort();
+    expect(everywhere(a)).toEqual(everywhere(b));
+    expect(everywhere(a)).toHaveLength(live.length);
+    expect(b.list({ status: 'remote' }).map((info) => info.id)).toContain(onA);
+    expect(b.list({ status: 'remote' }).map((info) => info.id)).not.toContain(onB);
+    // A session stopped on one host is gone from both.
+    const gone = live.find((id) => id !== onA && id !== onB)!;
+    await b.stop(gone);
+    await until('the stop to reach both directories', () => a.peek(gone) === undefined && b.peek(gone) === undefined);
+  });
+
+  it('labels across hosts: lookup on either host, deliver to a label held on the other, held mail sent where the label is taken', { timeout: 30_000 }, async () => {
+    // Two labelled sessions, one spawned on each host, each living wherever its shard is.
+    await a.spawn('inbox', { id: 'agent-1', label: { group: 'agents', name: 'lead' } });
+    await until('host B to know the label', () => b.lookup('agents', 'lead') === 'agent-1');
+    expect(b.peek('agent-1')).toMatchObject({ label: 'lead', group: 'agents' });
+    await b.deliver('agents', { type: 'TASK', n: 1 }, { to: 'lead' });
+    await a.deliver('agents', { type: 'TASK', n: 2 }, { to: 'lead' });
+    expect((await b.getSnapshot('agent-1')).context).toEqual({ got: ['TASK:1', 'TASK:2'] });
+
+    // Held on host B for a label no session has yet; a session takes it on host A (or wherever it lives).
+    await b.deliver('agents', { type: 'HELD', n: 1 }, { to: 'helper' });
+    await b.deliver('agents', { type: 'HELD', n: 2 }, { to: 'helper' });
+    // An id in the shard of a session that lives on host A: it lives there too.
+    const helper = Array.from({ length: 100 }, (_, i) => `helper-${i}`).find((id) => shardOf(id, 4) === shardOf(onA, 4))!;
+    await a.spawn('inbox', { id: helper, label: { group: 'agents', name: 'helper' } });
+    expect(a.peek(helper)?.host).toBe('host-a');
+    const got = async () => ((await a.getSnapshot(helper)).context as { got: string[] }).got;
+    for (const started = performance.now(); (await got()).length < 2 && performance.now() - started < 10_000; ) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await got()).toEqual(['HELD:1', 'HELD:2']);
   });
 
   it('a watch follows its session when its shard moves to another host', { timeout: 60_000 }, async () => {

@@ -61,7 +61,7 @@ describe('fleet hosts as processes', () => {
     for (const id of ids) child.stdin!.write(`peek ${id}\n`);
     for (let wait = 0; wait < 100 && answers.size < ids.length; wait++) await new Promise((resolve) => setTimeout(resolve, 50));
     child.stdout!.off('data', onData);
-    return ids.filter((id) => answers.get(id) !== undefined && answers.get(id) !== 'none');
+    return ids.filter((id) => answers.get(id) !== undefined && answers.get(id) !== 'none' && answers.get(id) !== 'remote');
   }
 
   it('a host killed with SIGKILL: its sessions answer again from the survivors with every acknowledged event', { timeout: 90_000 }, async () => {

@@ -45,10 +45,11 @@ describe('a fleet of two hosts (groundwork)', () => {
     const b = await host('host-b');
     const acquiredByB: Array<{ shard: number; epoch: number }> = [];
     b.on('shardAcquired', (event) => acquiredByB.push(event));
-    for (let wait = 0; wait < 200 && !ids.some((id) => b.peek(id) !== undefined); wait++) {
+    const livesOnB = (id: string) => b.peek(id)?.host === 'host-b';
+    for (let wait = 0; wait < 200 && !ids.some(livesOnB); wait++) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(ids.some((id) => b.peek(id) !== undefined)).toBe(true);
+    expect(ids.some(livesOnB)).toBe(true);
 
     // Every session answers through both hosts, with every event it was sent.
     for (const id of ids) {
@@ -62,7 +63,13 @@ describe('a fleet of two hosts (groundwork)', () => {
     expect(lostByA.every((event) => event.reason === 'handedOff')).toBe(true);
     expect(acquiredByB.map((event) => event.shard).sort()).toEqual(lostByA.map((event) => event.shard).sort());
     expect(acquiredByB.every((event) => event.epoch > 0)).toBe(true);
-    for (const id of ids) expect(b.peek(id)?.host ?? a.peek(id)?.host).toMatch(/^host-[ab]$/);
+    // Either host says where each session lives (the other's sessions have status 'remote').
+    for (const id of ids) {
+      const [onA, onB] = [a.peek(id)!, b.peek(id)!];
+      expect(onA.host).toBe(onB.host);
+      expect([onA.status, onB.status].filter((status) => status === 'remote')).toHaveLength(1);
+    }
+    expect(a.list().map((info) => info.id).sort()).toEqual(b.list().map((info) => info.id).sort());
     // Each session lives on exactly one host.
     for (const id of ids) expect([a.peek(id), b.peek(id)].filter((info) => info?.status === 'active')).toHaveLength(1);
     // A stop made on either host ends the session where it lives.

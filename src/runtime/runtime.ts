@@ -110,6 +110,7 @@ export class Runtime<K extends Kinds = Kinds> {
         call: (op: string, id: string, args: unknown[]) => runRouted(this as unknown as RoutedCalls, op, id, args),
         subscribe: (id: string, observer: Partial<Observer<AnyMachineSnapshot>>) => this.subscribe(id, observer as never),
         getSnapshot: (id: string) => this.getSnapshot(id) as Promise<AnyMachineSnapshot>,
+        labelTaken: (group: string, label: string, id: string) => this.#mail.labelTaken(group, label, id),
       };
       // Refused by the fleet (another shard count, NATS unreachable): nothing is left running.
       const stop = (error: unknown) => this.shutdown().then(() => Promise.reject(error));
@@ -179,7 +180,7 @@ export class Runtime<K extends Kinds = Kinds> {
   /** A read-only view of the session, or `undefined`. Does not count as activity. */
   peek(id: string): SessionInfo | undefined {
     checkId('peek', id);
-    return this.#core.directory.info(id);
+    return this.#core.directory.info(id) ?? this.#fleetHost?.info(id);
   }
 
   /** Operators' listing, optionally filtered; evicted sessions included. Does not count as activity. */
@@ -189,7 +190,8 @@ export class Runtime<K extends Kinds = Kinds> {
       (filter.pool === undefined || pool === filter.pool) &&
       (filter.status === undefined || status === filter.status) &&
       (filter.group === undefined || labels.of(id)?.group === filter.group);
-    return [...this.#core.directory.select(wanted)].map((row) => row());
+    // In a fleet, the other hosts' sessions too (status 'remote').
+    return [...[...this.#core.directory.select(wanted)].map((row) => row()), ...(this.#fleetHost?.remote(wanted) ?? [])];
   }
 
   /**

@@ -56,7 +56,7 @@ export interface SessionInfo {
   /** Its label and group, when it was spawned with one. */
   label?: string;
   group?: string;
-  /** In a fleet: this host's name (`peek` and `list` show the sessions that live here). */
+  /** In a fleet: the host it lives on (a session of another host has status `remote`; `peek` and `list` show every session of the fleet). */
   host?: string;
 }
 

@@ -19,6 +19,8 @@ import { resolveSnapshot } from '../sessions/note-router.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { FleetRouter, type LocalCalls } from './fleet-router.js';
 import { FleetWatches } from './fleet-watch.js';
+import { FleetDirectory } from './fleet-directory.js';
+import type { SessionInfo } from '../types.js';
 import { shardOf } from './placement.js';
 import { ShardCoordinator } from './shard-coordinator.js';
 import { RECONNECT } from './fleet-types.js';
@@ -74,6 +76,8 @@ async function checkShardCount(meta: KV, name: string, shards: number): Promise<
 export interface FleetLocal extends LocalCalls {
   subscribe(id: string, observer: Partial<Observer<AnyMachineSnapshot>>): () => void;
   getSnapshot(id: string): Promise<AnyMachineSnapshot>;
+  /** A session on another host took `label`: mail held here for it is sent there. */
+  labelTaken(group: string, label: string, id: string): void;
 }
 
 export class FleetHost {
@@ -83,6 +87,8 @@ export class FleetHost {
   readonly #nc: NatsConnection;
   readonly #router: FleetRouter;
   readonly #watches: FleetWatches;
+  readonly #local: FleetLocal;
+  #directory: FleetDirectory | undefined;
   #coordinator: ShardCoordinator | undefined;
   /** Shards being handed off: calls for them wait for the next owner from the moment it begins. */
   readonly #leaving = new Set<number>();
@@ -94,6 +100,7 @@ export class FleetHost {
     this.#fleet = fleet;
     this.#store = store;
     this.#nc = nc;
+    this.#local = local;
     const call = (op: string, id: string, args: unknown[]) => this.#router.call(op, id, args);
     this.#watches = new FleetWatches({
       nc,
@@ -138,6 +145,16 @@ export class FleetHost {
     return this.#router.call(op, id, args);
   }
 
+  /** Session `id`, which lives on another host, as seen from here (fleet-directory.ts). */
+  info(id: string): SessionInfo | undefined {
+    return this.#directory?.info(id);
+  }
+
+  /** The fleet's sessions that live on other hosts, for `list`. */
+  remote(wanted: (id: string, pool: string, status: SessionInfo['status']) => boolean): SessionInfo[] {
+    return this.#directory ? [...this.#directory.rows(wanted)] : [];
+  }
+
   /** `subscribe` to session `id`, which lives on another host (fleet-watch.ts). */
   watch(id: string, observer: Partial<Observer<AnyMachineSnapshot>>): () => void {
     return this.#watches.watch(id, observer);
@@ -151,6 +168,7 @@ export class FleetHost {
   /** Hands every shard back (its sessions were stopped and saved by the runtime's shutdown). */
   async stop(): Promise<void> {
     this.#watches.close();
+    this.#directory?.close();
     await this.#coordinator?.stop();
     this.#router.close();
     await this.#nc.close();
@@ -166,6 +184,13 @@ export class FleetHost {
     await checkShardCount(await kvm.create(`${name}-meta`, { history: 1, replicas }), name, shards);
     const leases = await kvm.create(`${name}-leases`, { history: 1, ttl: leaseTtlMs, replicas });
     const members = await kvm.create(`${name}-members`, { history: 1, ttl: leaseTtlMs, replicas });
+    const { directory, labels } = this.#core;
+    this.#directory = await FleetDirectory.open({ sessions: await kvm.create(`${name}-sessions`, { history: 1, replicas }), leases }, shards, {
+      has: (id) => directory.byId.has(id) || directory.leaving.has(id) || directory.passive.has(id) || directory.quarantined.has(id),
+      hold: (id, label) => labels.hold(id, label),
+      release: (id) => labels.release(id),
+      labelTaken: (group, label, id) => this.#local.labelTaken(group, label, id),
+    });
     const logger = this.#core.logger;
     this.#coordinator = new ShardCoordinator({
       leases,

@@ -38,7 +38,7 @@ export class Labels {
   /** What the store remembers: each key's last label, and each stored session's label. */
   load(store: SessionStore, stored: Iterable<{ id: string; label: SessionLabel | undefined }>): void {
     for (const { group, key, label } of store.rememberedLabels()) this.#keysOf(group).set(key, label);
-    for (const { id, label } of stored) if (label) this.#hold(id, label);
+    for (const { id, label } of stored) if (label) this.hold(id, label);
   }
 
   /** Allocates a label for session `id` (see the contract); returns it. */
@@ -55,7 +55,7 @@ export class Labels {
       label = `${prefix}:${n}`;
     }
     const held: SessionLabel = key === undefined ? { group, label } : { group, label, key };
-    this.#hold(id, held);
+    this.hold(id, held);
     if (key !== undefined) {
       this.#keysOf(group).set(key, label);
       this.#store().rememberLabel(group, key, label);
@@ -85,7 +85,8 @@ export class Labels {
     return [...(this.#holders.get(group) ?? [])].sort(([a], [b]) => compareLabels(a, b));
   }
 
-  #hold(id: string, held: SessionLabel): void {
+  /** Session `id` holds `held` (a stored session's label, or — in a fleet — another host's session's). */
+  hold(id: string, held: SessionLabel): void {
     let holders = this.#holders.get(held.group);
     if (!holders) this.#holders.set(held.group, (holders = new Map()));
     holders.set(held.label, id);

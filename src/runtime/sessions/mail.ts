@@ -83,6 +83,8 @@ export class Mail {
     this.#expire(this.#core.now());
     const primary = this.#core.options.groups.get(group)?.untargeted === 'primary';
     const kept: Held[] = [];
+    // In a fleet, a session on another host: each is sent once the previous one was accepted there.
+    let previous: Promise<unknown> | undefined = this.#core.route?.elsewhere(id) ? Promise.resolve() : undefined;
     for (const held of queue) {
       const mine = held.mail.to === label || (held.mail.to === undefined && primary);
       if (!mine) {
@@ -91,7 +93,10 @@ export class Mail {
       }
       this.#core.store.releaseMail(group, held.seq);
       // Sent in order, one after the other: each is accepted before the next is sent.
-      this.#intake.send(id, held.mail.event as SessionEvent).catch((error: Error) => this.#deadLetter(group, held.mail.event, `held, then refused: ${error.message}`));
+      const send = () =>
+        this.#intake.send(id, held.mail.event as SessionEvent).catch((error: Error) => this.#deadLetter(group, held.mail.event, `held, then refused: ${error.message}`));
+      if (previous) previous = previous.then(send);
+      else void send();
     }
     this.#held.set(group, kept);
   }

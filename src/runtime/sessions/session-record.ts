@@ -12,7 +12,8 @@ import type { Pool, PoolMember } from '../pools/pool.js';
 import type { Mailbox, Shard } from '../workers/shard.js';
 
 /** A live record's status; `evicted` and `quarantined` describe sessions kept only in the store. */
-export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 'evicted' | 'quarantined';
+/** `remote`: in a fleet, a session that lives on another host (`peek`/`list` on this one; `host` names it). */
+export type SessionStatus = 'starting' | 'active' | 'restarting' | 'stopping' | 'evicted' | 'quarantined' | 'remote';
 
 /** A journal slot whose event was dropped as poison. */
 export const POISONED = undefined;

@@ -63,8 +63,15 @@ export class JetStreamStore implements SessionStore {
   readonly #labels: Mirror<string>;
   readonly #mail: Mirror<HeldMail>;
   readonly #processes: Mirror<string>;
+  /** The fleet's sessions (kind, pool, label), for every host's directory (fleet/fleet-directory.ts). */
+  readonly #sessions: KV;
 
-  private constructor(options: JetStreamStoreOptions, nc: NatsConnection, jsm: JetStreamManager, buckets: { labels: Mirror<string>; mail: Mirror<HeldMail>; processes: Mirror<string> }) {
+  private constructor(
+    options: JetStreamStoreOptions,
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    buckets: { labels: Mirror<string>; mail: Mirror<HeldMail>; processes: Mirror<string>; sessions: KV },
+  ) {
     this.#options = options;
     this.#nc = nc;
     this.#js = jetstream(nc);
@@ -72,6 +79,7 @@ export class JetStreamStore implements SessionStore {
     this.#labels = buckets.labels;
     this.#mail = buckets.mail;
     this.#processes = buckets.processes;
+    this.#sessions = buckets.sessions;
   }
 
   static async open(options: JetStreamStoreOptions): Promise<JetStreamStore> {
@@ -82,8 +90,15 @@ export class JetStreamStore implements SessionStore {
       const stream = streamName(options.name);
       await jsm.streams.info(stream).catch(() => jsm.streams.add({ name: stream, subjects: [`${options.name}.shard.*`], num_replicas: replicas }));
       const kvm = new Kvm(nc);
-      const bucket = async <T>(suffix: string) => Mirror.open<T>(await kvm.create(`${options.name}-${suffix}`, { history: 1, replicas }));
-      return new JetStreamStore(options, nc, jsm, { labels: await bucket('labels'), mail: await bucket('mail'), processes: await bucket(`processes-${options.host}`) });
+      const kv = (suffix: string) => kvm.create(`${options.name}-${suffix}`, { history: 1, replicas });
+      const bucket = async <T>(suffix: string) => Mirror.open<T>(await kv(suffix));
+      // Held mail and the process ledger are this host's own; labels and the directory the fleet's.
+      return new JetStreamStore(options, nc, jsm, {
+        labels: await bucket('labels'),
+        mail: await bucket(`mail-${options.host}`),
+        processes: await bucket(`processes-${options.host}`),
+        sessions: await kv('sessions'),
+      });
     } catch (error) {
       await nc.close();
       throw error;
@@ -146,6 +161,8 @@ export class JetStreamStore implements SessionStore {
 
   begin(id: string, meta: SessionMeta): void {
     void this.#write(id, ['begin', id, meta]).catch(this.#onError);
+    const { kind, pool, label } = meta;
+    void this.#sessions.put(directoryKey(id), this.#packr.pack({ kind, pool, label }).slice()).catch(this.#onError);
   }
 
   append(id: string, seq: number, event: Uint8Array): Promise<void> {
@@ -181,7 +198,9 @@ export class JetStreamStore implements SessionStore {
   }
 
   delete(id: string): Promise<void> {
-    return this.#write(id, ['delete', id]);
+    const deleted = this.#write(id, ['delete', id]);
+    void deleted.then(() => this.#sessions.delete(directoryKey(id))).catch(this.#onError);
+    return deleted;
   }
 
   rememberLabel(group: string, key: string, label: string): void {
@@ -278,6 +297,11 @@ export class JetStreamStore implements SessionStore {
         break;
     }
   }
+}
+
+/** A session's key in the fleet's directory bucket (hex: KV keys allow few characters). */
+export function directoryKey(id: string): string {
+  return Buffer.from(id, 'utf8').toString('hex');
 }
 
 function streamName(fleet: string): string {
