@@ -8,6 +8,7 @@ export type {
   MemoryReport,
   RuntimeEvents,
   RuntimeStats,
+  FleetStats,
   InspectorOptions,
   SessionEvent,
   SessionInfo,

@@ -3,6 +3,7 @@
 // the session when its shard moves; peek, list and lookup see the whole fleet; deliver reaches a
 // label held on the other host, and mail held on one host goes to the session that takes its
 // label on the other.
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot } from 'xstate';
 import { createRuntime, UnknownSessionError, type Runtime } from '../dist/src/index.js';
@@ -31,7 +32,7 @@ describe('calls across the hosts of a fleet', () => {
       groups: { agents: { untargeted: 'primary' } },
       workers: 1,
       logger: silentLogger,
-      fleet: { servers: nats.url, name: 'calls', host: name, shards: 4, leaseTtlMs: 1_500 },
+      fleet: { servers: nats.url, name: 'calls', host: name, shards: 4, leaseTtlMs: 6_000 }, // long: shards stay put on a busy machine
     });
 
   beforeAll(async () => {
@@ -121,6 +122,32 @@ describe('calls across the hosts of a fleet', () => {
     const gone = live.find((id) => id !== onA && id !== onB)!;
     await b.stop(gone);
     await until('the stop to reach both directories', () => a.peek(gone) === undefined && b.peek(gone) === undefined);
+  });
+
+  it("stats().fleet and the inspector page (a real browser) show which host holds which shard", { timeout: 60_000 }, async () => {
+    const holders = (runtime: Runtime) => runtime.stats().fleet!.shards.map((shard) => shard.host);
+    await until('both hosts to agree on the holders', () => holders(a).every((held) => held !== undefined) && holders(a).join() === holders(b).join());
+    expect(a.stats().fleet).toMatchObject({ name: 'calls', host: 'host-a' });
+    expect(holders(a).filter((held) => held === 'host-a')).toHaveLength(2);
+    expect(holders(a).filter((held) => held === 'host-b')).toHaveLength(2);
+
+    const { url } = await a.serveInspector({ port: 0 });
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitForSelector('#fleet-shards tbody tr:nth-child(4)');
+      const rows = await page.$$eval('#fleet-shards tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+      expect(rows.filter((row) => row.includes('host-a (here)'))).toHaveLength(2);
+      expect(rows.filter((row) => row.includes('host-b'))).toHaveLength(2);
+      expect(await page.textContent('#fleet-name')).toContain('calls');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('labels across hosts: lookup on either host, deliver to a label held on the other, held mail sent where the label is taken', { timeout: 30_000 }, async () => {

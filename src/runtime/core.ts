@@ -20,6 +20,7 @@ import type { MailboxTotals, SessionRecord } from './sessions/session-record.js'
 import type { SessionStopper } from './sessions/session-stopper.js';
 import type { SessionStore } from './store/store.js';
 import type { SupervisorActor } from './supervision/supervisor.js';
+import type { FleetStats } from './types.js';
 import type { ProcessLedger } from './workers/process-ledger.js';
 import type { WorkerFleet } from './workers/worker-fleet.js';
 
@@ -56,7 +57,7 @@ export interface RuntimeCore {
    * Every way in (a send, a deferred resend, a reactivation) asks first, so a session of a shard
    * this host no longer owns is never brought back to life here.
    */
-  route?: { elsewhere(id: string): boolean; call(op: string, id: string, args: unknown[]): Promise<unknown> };
+  route?: { elsewhere(id: string): boolean; call(op: string, id: string, args: unknown[]): Promise<unknown>; stats(): FleetStats };
   /** Inspector taps: events accepted per session id (only while an inspector watches one). */
   eventTaps: Map<string, Set<(event: unknown, internal?: boolean) => void>> | undefined;
   readonly events: RuntimeEventHub;

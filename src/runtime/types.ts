@@ -84,6 +84,14 @@ export interface RuntimeStats {
     eventsProcessed: number;
     heapUsed: number;
   }>;
+  /** In a fleet: its name, this host's name, and which host holds each of its shards (as this host last saw; `undefined`: none now). */
+  fleet?: FleetStats;
+}
+
+export interface FleetStats {
+  name: string;
+  host: string;
+  shards: Array<{ shard: number; host: string | undefined }>;
 }
 
 export interface MemoryReport {

@@ -59,7 +59,12 @@ export class FleetDirectory {
 
   /** The host holding session `id`'s shard, as last seen. */
   hostOf(id: string): string | undefined {
-    return this.#holders.get(shardOf(id, this.#shards));
+    return this.holderOf(shardOf(id, this.#shards));
+  }
+
+  /** The host holding `shard`'s lease, as last seen. */
+  holderOf(shard: number): string | undefined {
+    return this.#holders.get(shard);
   }
 
   /** Session `id` as seen from here when it lives on another host; `undefined` if no host has it. */

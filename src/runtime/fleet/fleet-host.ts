@@ -20,7 +20,7 @@ import type { SessionRecord } from '../sessions/session-record.js';
 import { FleetRouter, type LocalCalls } from './fleet-router.js';
 import { FleetWatches } from './fleet-watch.js';
 import { FleetDirectory } from './fleet-directory.js';
-import type { SessionInfo } from '../types.js';
+import type { FleetStats, SessionInfo } from '../types.js';
 import { shardOf } from './placement.js';
 import { ShardCoordinator } from './shard-coordinator.js';
 import { RECONNECT } from './fleet-types.js';
@@ -125,7 +125,7 @@ export class FleetHost {
   static async start(core: RuntimeCore, fleet: ResolvedFleet, store: JetStreamStore, local: FleetLocal): Promise<FleetHost> {
     const nc = await connect({ servers: fleet.servers, ...RECONNECT });
     const host = new FleetHost(core, fleet, store, nc, local);
-    core.route = { elsewhere: (id) => !host.owns(id), call: (op, id, args) => host.call(op, id, args) };
+    core.route = { elsewhere: (id) => !host.owns(id), call: (op, id, args) => host.call(op, id, args), stats: () => host.stats() };
     try {
       await host.#join();
     } catch (error) {
@@ -143,6 +143,16 @@ export class FleetHost {
   /** Runs `op` where session `id` lives. */
   call(op: string, id: string, args: unknown[]): Promise<unknown> {
     return this.#router.call(op, id, args);
+  }
+
+  /** The fleet's name, this host's, and each shard's holder (this host's own shards for sure, the others' as last seen). */
+  stats(): FleetStats {
+    const { name, host, shards } = this.#fleet;
+    return {
+      name,
+      host,
+      shards: Array.from({ length: shards }, (_, shard) => ({ shard, host: this.#owns(shard) ? host : this.#directory?.holderOf(shard) })),
+    };
   }
 
   /** Session `id`, which lives on another host, as seen from here (fleet-directory.ts). */

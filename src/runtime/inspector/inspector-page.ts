@@ -51,12 +51,13 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
 <main>
   <div>
     <section><h2>Shards</h2><table id="shards"><thead><tr><th>shard</th><th>worker</th><th>sessions</th><th>actors</th><th>events/s</th><th>heap</th></tr></thead><tbody></tbody></table></section>
+    <section id="fleet" hidden><h2>Fleet <span id="fleet-name" class="muted"></span></h2><table id="fleet-shards"><thead><tr><th>fleet shard</th><th>held by</th></tr></thead><tbody></tbody></table></section>
     <section><h2>Pools</h2><table id="pools"><thead><tr><th>pool</th><th>fill</th><th>sessions</th><th>capacity</th><th>evicted</th></tr></thead><tbody></tbody></table></section>
     <section>
       <h2>Sessions</h2>
       <div class="controls">
         <input id="search" placeholder="filter by id" size="20">
-        <select id="status"><option value="">any status</option><option>active</option><option>starting</option><option>restarting</option><option>stopping</option><option>evicted</option><option>quarantined</option></select>
+        <select id="status"><option value="">any status</option><option>active</option><option>starting</option><option>restarting</option><option>stopping</option><option>evicted</option><option>quarantined</option><option>remote</option></select>
         <button id="prev">◀</button><span id="range" class="muted"></span><button id="next">▶</button>
       </div>
       <div class="scroll"><table id="sessions"><thead><tr><th class="sortable" data-key="id">id</th><th class="sortable" data-key="kind">kind</th><th class="sortable" data-key="label">label</th><th class="sortable" data-key="pool">pool</th><th>state</th><th class="sortable" data-key="status">status</th><th>pinned</th><th class="sortable" data-key="mailbox">mailbox</th><th class="sortable" data-key="lastActiveAt">last active</th><th class="sortable" data-key="restarts">restarts</th><th>shard</th><th>pids</th></tr></thead><tbody></tbody></table></div>
@@ -124,6 +125,11 @@ export const INSPECTOR_PAGE = /* html */ `<!doctype html>
     $('#rate-now').textContent = rate;
     $('#totals').textContent = stats.sessions + ' live · ' + stats.evicted + ' evicted · ' + stats.restarts + ' restarts · ' + stats.crashed + ' crashed · ' + stats.deadLetters + ' dead letters';
     $('#shards tbody').innerHTML = stats.shards.map((s, i) => '<tr><td>' + s.shard + '</td><td class="' + (s.alive ? '' : 'dead') + '">' + (s.alive ? 'alive' : 'down') + '</td><td>' + s.sessions + '</td><td>' + s.actors + '</td><td>' + rates[i] + '</td><td>' + (s.heapUsed / 1048576).toFixed(1) + ' MB</td></tr>').join('');
+    if (stats.fleet) {
+      $('#fleet').hidden = false;
+      $('#fleet-name').textContent = stats.fleet.name + ' · this host: ' + stats.fleet.host;
+      $('#fleet-shards tbody').innerHTML = stats.fleet.shards.map((s) => '<tr><td>' + s.shard + '</td><td>' + (s.host === stats.fleet.host ? '<b>' + text(s.host) + '</b> (here)' : s.host === undefined || s.host === null ? '<span class="muted">none</span>' : text(s.host)) + '</td></tr>').join('');
+    }
     $('#pools tbody').innerHTML = Object.entries(stats.pools).map(([name, p]) => {
       const fill = p.capacity === null || !isFinite(p.capacity) ? 0 : Math.min(100, (100 * p.sessions) / p.capacity);
       const over = isFinite(p.capacity) && p.capacity !== null && p.sessions > p.capacity;

@@ -44,6 +44,7 @@ export function stats(core: RuntimeCore): RuntimeStats {
       eventsProcessed: shard.lastStats.eventsProcessed,
       heapUsed: shard.lastStats.heapUsed,
     })),
+    ...(core.route ? { fleet: core.route.stats() } : {}),
   };
 }
 
