@@ -18,6 +18,8 @@ import { evictionChurn, journalCost, lruTouchCost, noRollbackCost, recoveryTime 
 import { churnHeap, sendCost, walkerCost } from './scenarios/hardening.js';
 import { busyFlagCost, churnWithBusy, metricsCost, orphanTime } from './scenarios/policies.js';
 import { askLatency, askThroughput } from './scenarios/messaging.js';
+import { fleetScenario } from './scenarios/fleet.js';
+import { percentile } from './measure.js';
 import { EVENTS_PER_TURN, turnScenario, type TurnResult, type TurnResults } from './scenarios/turn.js';
 
 const { values } = parseArgs({
@@ -53,11 +55,15 @@ const { values } = parseArgs({
     'turn-sizes': { type: 'string', default: '1000,10000' },
     turns: { type: 'string', default: '20000' },
     'turn-concurrency': { type: 'string', default: '200' },
+    'fleet-samples': { type: 'string', default: '500' },
+    'fleet-sends': { type: 'string', default: '20000' },
+    'fleet-kills': { type: 'string', default: '3' },
+    'fleet-events': { type: 'string', default: '60000' },
     out: { type: 'string', default: new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/') },
   },
 });
 
-const ALL = ['core', 'turn', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'hardening', 'policies', 'messaging'] as const;
+const ALL = ['core', 'turn', 'cpu', 'storm', 'supervision', 'ipc', 'inspection', 'hardening', 'policies', 'messaging', 'fleet'] as const;
 type Scenario = (typeof ALL)[number];
 const chosen = (values.only?.split(',') ?? [...ALL]) as Scenario[];
 const workers = Number(values.workers);
@@ -434,6 +440,32 @@ async function runMessaging(): Promise<void> {
   });
 }
 
+async function runFleet(): Promise<void> {
+  progress('fleet: a send through a non-owner vs the owner, kill -9 → answering again, three hosts vs one');
+  const result = await fleetScenario(Number(values['fleet-samples']), Number(values['fleet-sends']), Number(values['fleet-kills']), Number(values['fleet-events']));
+  data.fleet = result;
+  const { routing, takeover } = result;
+  const ms = (value: number) => `${format(value)} ms`;
+  show({
+    title: 'Fleet — NATS JetStream (one nats-server 2.9.10 on this machine), 8 shards',
+    header: ['metric', 'value', 'baseline', 'ratio', 'target', 'met'],
+    rows: [
+      ['send p50: through a non-owner host (routed) vs its owner', `${format(routing.routedP50Us)} µs`, `${format(routing.ownerP50Us)} µs`, ratio(routing.routedP50Us, routing.ownerP50Us), '', ''],
+      ['send p99: through a non-owner host (routed) vs its owner', `${format(routing.routedP99Us)} µs`, `${format(routing.ownerP99Us)} µs`, ratio(routing.routedP99Us, routing.ownerP99Us), '', ''],
+      ['acknowledged sends/s, 100 in flight: routed vs owner', `${format(routing.routedSendsPerSec)} /s`, `${format(routing.ownerSendsPerSec)} /s`, ratio(routing.routedSendsPerSec, routing.ownerSendsPerSec), '', ''],
+      [
+        `kill -9 of a host → its sessions answering again (lease ${format(takeover.leaseTtlMs)} ms; ${takeover.answeredMs.length} sessions over ${takeover.kills} kills): median / max`,
+        `${ms(percentile(takeover.answeredMs, 50))} / ${ms(takeover.answeredMs.at(-1) ?? 0)}`,
+        `lease ${ms(takeover.leaseTtlMs)}`,
+        ratio(takeover.answeredMs.at(-1) ?? 0, takeover.leaseTtlMs),
+        '≤ lease + restore',
+        '',
+      ],
+      ['acknowledged sends/s of the fleet: three host processes vs one (they share 2 cores)', `${format(result.threeHosts)} /s`, `${format(result.oneHost)} /s`, ratio(result.threeHosts, result.oneHost), 'for information', ''],
+    ],
+  });
+}
+
 const run: Record<Scenario, () => Promise<void>> = {
   core: runCore,
   turn: runTurn,
@@ -445,6 +477,7 @@ const run: Record<Scenario, () => Promise<void>> = {
   hardening: runHardening,
   policies: runPolicies,
   messaging: runMessaging,
+  fleet: runFleet,
 };
 for (const name of chosen) {
   if (!run[name]) throw new Error(`unknown scenario "${name}"; known: ${ALL.join(', ')}`);

@@ -11,7 +11,7 @@ const out = mkdtempSync(join(tmpdir(), 'actorhost-bench-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('npm run bench', () => {
-  it('runs every scenario beside its baselines and writes the report', { timeout: 180_000 }, async () => {
+  it('runs every scenario beside its baselines and writes the report', { timeout: 300_000 }, async () => {
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(
         process.execPath,
@@ -25,13 +25,14 @@ describe('npm run bench', () => {
           ...['--ipc-requests', '5000', '--inspect-events', '5000', '--page-sessions', '500'],
           ...['--churn-sessions', '2000', '--walker-events', '20000', '--busy-events', '5000', '--orphan-sessions', '4', '--ask-samples', '20', '--asks', '2000'],
           ...['--turn-sizes', '100', '--turns', '400', '--turn-concurrency', '20'],
+          ...['--fleet-samples', '20', '--fleet-sends', '500', '--fleet-kills', '1', '--fleet-events', '2000'],
           ...['--out', `${out}/`],
         ],
-        { timeout: 180_000 },
+        { timeout: 300_000 },
         (error, output) => (error ? reject(error) : resolve(output)),
       ),
     );
-    for (const row of ['| trivial events/s |', '| events/s |', '| accepted events lost | 0 | 0 | yes |', '| recovery, 200 sessions on the shard |', '| requests/s, pipelined (256 in flight) |', '| inspector page request, 500 sessions |', '| host heap + external after 2,000 spawn/stop (after GC) |', '| walker per event (check, copy, size) |', '| turns/s |', '| turn latency p50 (message sent → DONE answered) |']) {
+    for (const row of ['| trivial events/s |', '| events/s |', '| accepted events lost | 0 | 0 | yes |', '| recovery, 200 sessions on the shard |', '| requests/s, pipelined (256 in flight) |', '| inspector page request, 500 sessions |', '| host heap + external after 2,000 spawn/stop (after GC) |', '| walker per event (check, copy, size) |', '| turns/s |', '| turn latency p50 (message sent → DONE answered) |', '| send p50: through a non-owner host (routed) vs its owner |', '| kill -9 of a host → its sessions answering again (lease 3,000 ms;']) {
       expect(stdout).toContain(row);
     }
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
@@ -50,6 +51,11 @@ describe('npm run bench', () => {
     expect(Object.keys(turn)).toEqual(['actorhost', 'durable', 'inProcess', 'rawWorkers']);
     for (const result of Object.values(turn)) expect(result.turnsPerSec).toBeGreaterThan(0);
     expect(report.storm).toMatchObject({ lost: 0 });
+    const fleet = (report as unknown as { fleet: { routing: { routedP50Us: number }; takeover: { answeredMs: number[] }; oneHost: number; threeHosts: number } }).fleet;
+    expect(fleet.routing.routedP50Us).toBeGreaterThan(0);
+    expect(fleet.takeover.answeredMs.length).toBeGreaterThan(0);
+    expect(fleet.oneHost).toBeGreaterThan(0);
+    expect(fleet.threeHosts).toBeGreaterThan(0);
     expect(report.storm.recoveriesMs).toHaveLength(2);
     expect(readFileSync(join(out, 'latest.md'), 'utf8')).toContain('### Core — 300 sessions');
     const html = readFileSync(join(out, 'latest.html'), 'utf8');
