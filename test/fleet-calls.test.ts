@@ -118,6 +118,10 @@ describe('calls across the hosts of a fleet', () => {
     expect(everywhere(a)).toHaveLength(live.length);
     expect(b.list({ status: 'remote' }).map((info) => info.id)).toContain(onA);
     expect(b.list({ status: 'remote' }).map((info) => info.id)).not.toContain(onB);
+    // A pin holds a session on its host: refused elsewhere, with where to pin it.
+    expect(() => b.pin(onA)).toThrow(UnknownSessionError);
+    expect(() => b.pin(onA)).toThrow(/lives on another host of the fleet \(host-a\).*pin it there/);
+    a.pin(onA)();
     // A session stopped on one host is gone from both.
     const gone = live.find((id) => id !== onA && id !== onB)!;
     await b.stop(gone);

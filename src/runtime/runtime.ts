@@ -222,6 +222,7 @@ export class Runtime<K extends Kinds = Kinds> {
   pin(id: string): () => void {
     checkId('pin', id);
     this.#assertOpen('pin');
+    if (this.#routed(id)) throw new UnknownSessionError(id, `it lives on another host of the fleet (${this.peek(id)?.host ?? 'none now'}), and a pin holds it on its host: pin it there`);
     const record: SessionRecord = this.#core.lifecycle.liveOrReactivated(id);
     record.pins++;
     let released = false;
@@ -268,6 +269,7 @@ export class Runtime<K extends Kinds = Kinds> {
   retryQuarantined(id: string): Promise<void> {
     this.#assertOpen('retryQuarantined');
     checkId('retryQuarantined', id);
+    if (this.#routed(id)) return this.#fleetHost!.call('retryQuarantined', id, []) as Promise<void>;
     return this.#core.lifecycle.retryQuarantined(id);
   }
 
@@ -275,6 +277,7 @@ export class Runtime<K extends Kinds = Kinds> {
   removeQuarantined(id: string): Promise<void> {
     this.#assertOpen('removeQuarantined');
     checkId('removeQuarantined', id);
+    if (this.#routed(id)) return this.#fleetHost!.call('removeQuarantined', id, []) as Promise<void>;
     return this.#core.lifecycle.removeQuarantined(id);
   }
 

@@ -32,6 +32,8 @@ export interface RoutedCalls {
   ask(id: string, event: never, options?: { timeoutMs?: number }): Promise<unknown>;
   getSnapshot(id: string): Promise<{ status: string; value: unknown; context: unknown; output?: unknown; error?: unknown }>;
   stop(id: string): Promise<void>;
+  retryQuarantined(id: string): Promise<void>;
+  removeQuarantined(id: string): Promise<void>;
   peek(id: string): { kind: string } | undefined;
 }
 
@@ -51,6 +53,10 @@ export async function runRouted(runtime: RoutedCalls, op: string, id: string, ar
     }
     case 'stop':
       return runtime.stop(id);
+    case 'retryQuarantined':
+      return runtime.retryQuarantined(id);
+    case 'removeQuarantined':
+      return runtime.removeQuarantined(id);
     default:
       throw new Error(`fleet: unknown routed call ${JSON.stringify(op)}`);
   }
