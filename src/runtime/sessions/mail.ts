@@ -9,7 +9,7 @@
  *   a session takes that label.
  * - Untargeted, the group's policy: `primary` — the holder with the lowest label (held when there
  *   is none, for the next session that takes a label in the group); `broadcast` — every live
- *   holder; `drop` — a dead letter.
+ *   holder (in a fleet, every holder on another host too); `drop` — a dead letter.
  * - `deliver` resolves once the event is accepted (sent) or held (kept): both mean kept.
  */
 import { HeldMailFullError, InvalidOptionError } from '../../errors.js';
@@ -66,7 +66,8 @@ export class Mail {
       case 'primary':
         return holders.length === 0 ? this.#hold(group, undefined, event) : this.#intake.send(holders[0]![1], event);
       case 'broadcast': {
-        const live = holders.filter(([, id]) => this.#core.directory.byId.has(id));
+        // In a fleet, the other hosts' holders too (sent where they live; whether live is not known here).
+        const live = holders.filter(([, id]) => this.#core.directory.byId.has(id) || this.#core.route?.elsewhere(id));
         if (live.length === 0) return this.#deadLetter(group, event, 'broadcast to a group with no live session');
         await Promise.all(live.map(([, id]) => this.#intake.send(id, event)));
         return;
