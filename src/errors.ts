@@ -294,11 +294,14 @@ export class HeldMailFullError extends ActorhostError {
 export class AskTimeoutError extends ActorhostError {
   readonly sessionId: string;
 
-  constructor(sessionId: string, eventType: string, timeoutMs: number) {
+  /** `lostInTakeover`: in a fleet, the answer went to a host that lost the session's shard before it could pass it on. */
+  constructor(sessionId: string, eventType: string, timeoutMs: number, lostInTakeover = false) {
     super(
       'ERR_ASK_TIMEOUT',
-      `Session "${sessionId}" did not answer "${eventType}" within ${timeoutMs} ms. The event was accepted and is processed; ` +
-        'raise timeoutMs, or check that the machine replies (a kept replyTo must be answered).',
+      lostInTakeover
+        ? `Session "${sessionId}" took "${eventType}", but its answer was lost when the session's shard moved to another host. The event was accepted and is processed (not again); ask with another event for its result.`
+        : `Session "${sessionId}" did not answer "${eventType}" within ${timeoutMs} ms. The event was accepted and is processed; ` +
+            'raise timeoutMs, or check that the machine replies (a kept replyTo must be answered).',
     );
     this.sessionId = sessionId;
   }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FleetRouter } from '../dist/src/runtime/fleet/fleet-router.js';
 import { shardOf } from '../dist/src/runtime/fleet/placement.js';
-import { ShardUnavailableError, UnknownSessionError } from '../dist/src/index.js';
+import { AskTimeoutError, ShardUnavailableError, UnknownSessionError } from '../dist/src/index.js';
 import { startNats, type NatsServer } from './nats-server.js';
 
 const SHARDS = 4;
@@ -122,6 +122,20 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
     expect(b.runs).toEqual([]);
     await a.router.call('send', id, [{ type: 'INC' }]);
     expect(b.runs).toEqual([`send ${id}`]);
+    a.router.close();
+    b.router.close();
+  });
+
+  it("an ask the shard's previous owner accepted is not accepted again: AskTimeoutError says its answer was lost in the takeover", async () => {
+    const { a, b } = await hosts({ acceptedBefore: ['host-a:1'] });
+    b.own(shard);
+    const lost = a.router.call('ask', id, [{ type: 'GET' }]);
+    await expect(lost).rejects.toBeInstanceOf(AskTimeoutError);
+    await expect(lost).rejects.toThrow(/answer was lost when the session's shard moved/);
+    expect(b.runs).toEqual([]);
+    // Another ask (a new call id) is taken.
+    await a.router.call('ask', id, [{ type: 'GET' }]);
+    expect(b.runs).toEqual([`ask ${id}`]);
     a.router.close();
     b.router.close();
   });

@@ -92,7 +92,8 @@ export class FleetRouter {
       // It may have become ours meanwhile (a takeover by this host): the previous owner may have
       // accepted this very call before its answer was lost — the journal says so.
       if (owns(shard)) {
-        if (op === 'send' && this.#options.ledger?.accepted(callId)) return undefined;
+        const done = this.#acceptedBefore(op, id, args, callId);
+        if (done) return 'ok' in done ? done.ok : Promise.reject(revive(done.error));
         return this.#runLocal(op, id, args, callId);
       }
       let answer: Answer | undefined;
@@ -120,15 +121,26 @@ export class FleetRouter {
     this.#forgetOld();
     const seen = this.#seen.get(callId);
     if (seen) return seen.answer;
-    const { ledger } = this.#options;
-    // Accepted before, by this host or the shard's previous owner (the answer was lost): not again.
-    if (op === 'send' && ledger?.accepted(callId)) return { ok: undefined };
+    const done = this.#acceptedBefore(op, id, args, callId);
+    if (done) return done;
     const answer = this.#runLocal(op, id, args, callId).then(
       (ok): Answer => ({ ok }),
       (error: unknown): Answer => ({ error: { ...toWireError(error), ...(error instanceof errors.ActorhostError ? { code: error.code } : {}) } }),
     );
     this.#seen.set(callId, { at: performance.now(), answer });
     return answer;
+  }
+
+  /**
+   * A journaled call the shard's previous owner accepted (its answer was lost in the takeover): not
+   * accepted again. A `send` is done; an `ask`'s answer is gone with that owner.
+   */
+  #acceptedBefore(op: string, id: string, args: unknown[], callId: string): Exclude<Answer, { moved: true }> | undefined {
+    if (!JOURNALED.has(op) || !this.#options.ledger?.accepted(callId)) return undefined;
+    if (op === 'send') return { ok: undefined };
+    const type = String((args[0] as { type?: unknown } | undefined)?.type ?? '?');
+    const error = new errors.AskTimeoutError(id, type, 0, true);
+    return { error: { ...toWireError(error), code: error.code } };
   }
 
   /** Runs the call here; a journaled call's id goes into the journal with its event (set while the call runs synchronously). */
