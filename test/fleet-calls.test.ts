@@ -77,7 +77,8 @@ describe('calls across the hosts of a fleet', () => {
     for (let n = 0; n < 2; n++) await a.send(onA, { type: 'INC' });
     await b.send(onA, { type: 'INC' });
     const snapshot = await waiting;
-    expect(snapshot.context).toMatchObject({ count: 6 });
+    // The first snapshot from the owner that satisfies it: at 6, or the current one (7) if the watch registered after.
+    expect((snapshot.context as { count: number }).count).toBeGreaterThanOrEqual(6);
     expect(snapshot.matches('counting')).toBe(true);
 
     // Another session of host A ends: the watch on host B completes.

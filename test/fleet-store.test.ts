@@ -1,10 +1,14 @@
 // The fleet's store (src/runtime/store/jetstream-store.ts) beyond the conformance suite: a
 // takeover replays what the previous owner wrote; the previous owner's writes are refused after
-// it; acknowledged writes survive a nats-server killed with SIGKILL and started again.
+// it; acknowledged writes survive a nats-server killed with SIGKILL and started again; a shard's
+// log is checkpointed and what came before purged, and a checkpoint cut short is ignored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
 import { JetStreamStore } from '../dist/src/runtime/store/jetstream-store.js';
-import { FencedError } from '../dist/src/runtime/fleet/shard-log.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { FencedError, ShardLog } from '../dist/src/runtime/fleet/shard-log.js';
+import { createPackr } from '../dist/src/protocol/wire.js';
 import { startNats } from './nats-server.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -19,8 +23,8 @@ describe('the fleet store on a real nats-server (2.9.10)', () => {
   afterAll(async () => {
     await nats?.stop();
   }, 120_000);
-  const open = async (name: string, host: string, epoch: number) => {
-    const store = await JetStreamStore.open({ servers: nats.url, name, shards: 2, host });
+  const open = async (name: string, host: string, epoch: number, checkpointEvery?: number) => {
+    const store = await JetStreamStore.open({ servers: nats.url, name, shards: 2, host, ...(checkpointEvery ? { checkpointEvery } : {}) });
     await store.acquireAll(epoch);
     return store;
   };
@@ -75,5 +79,73 @@ describe('the fleet store on a real nats-server (2.9.10)', () => {
     expect(b.accepted('host-x:7')).toBe(true);
     expect(b.accepted('host-x:8')).toBe(false);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  /** The messages of a shard's log now, decoded. */
+  async function logOf(name: string, shard: number): Promise<unknown[][]> {
+    const nc = await connect({ servers: nats.url });
+    try {
+      const { entries } = await ShardLog.read({ js: jetstream(nc), jsm: await jetstreamManager(nc), stream: `${name}_shards`, subject: `${name}.shard.${shard}` });
+      return entries.map((entry) => createPackr().unpack(entry.data) as unknown[]);
+    } finally {
+      await nc.close();
+    }
+  }
+
+  it("checkpoints a shard's log: the whole state written, what came before purged; the next owner restores the same state", { timeout: 30_000 }, async () => {
+    const a = await open('checkpoints', 'host-a', 1, 25);
+    const ids = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    for (const id of ids) a.begin(id, meta);
+    a.callId = 'host-x:1';
+    const routed = a.append('s1', 1, encode({ type: 'INC', n: 0 }));
+    a.callId = undefined;
+    await routed;
+    for (let n = 1; n < 120; n++) {
+      const id = ids[n % ids.length]!;
+      await a.append(id, a.load(id)!.seq + 1, encode({ type: 'INC', n }));
+      if (n % 17 === 0) a.compact(id, a.load(id)!.seq, new Uint8Array([n]), 1_700_000_000_000 + n);
+    }
+    await a.quarantine('s5', { name: 'MachineVersionError', message: 'too new', at: 1 });
+    await a.save('s6', meta, { snapshot: new Uint8Array([6]), snapshotSeq: a.load('s6')!.seq, journal: [], wakeAt: 0 }, true);
+    await a.delete('s4');
+    for (let n = 0; n < 30; n++) await a.append('s1', a.load('s1')!.seq + 1, encode({ type: 'TAIL', n }));
+
+    // Each shard's log starts with a checkpoint now: far fewer messages than were written.
+    let messages = 0;
+    for (let wait = 0; wait < 100; wait++) {
+      const logs = [await logOf('checkpoints', 0), await logOf('checkpoints', 1)];
+      messages = logs[0]!.length + logs[1]!.length;
+      if (logs.every((log) => JSON.stringify(log[0]?.[0]) === '["checkpoint","begin"]')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(messages).toBeLessThan(60);
+    const b = await open('checkpoints', 'host-b', 2);
+    // (Bytes come back from the log as Buffers: compared as byte lists.)
+    const plain = (stored: ReturnType<JetStreamStore['load']>) => stored && { ...stored, snapshot: stored.snapshot && [...stored.snapshot] };
+    for (const id of ids) expect(plain(b.load(id))).toEqual(plain(a.load(id)));
+    expect(b.load('s4')).toBeUndefined();
+    expect(b.load('s5')?.quarantined).toMatchObject({ message: 'too new' });
+    expect(b.list().map((row) => row.id).sort()).toEqual(['s1', 's2', 's3', 's5', 's6']);
+    expect(b.accepted('host-x:1')).toBe(true);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('ignores a checkpoint cut short (its owner fenced mid-way): what came before it stands', async () => {
+    const nc = await connect({ servers: nats.url });
+    const js = jetstream(nc);
+    const setup = await JetStreamStore.open({ servers: nats.url, name: 'cut', shards: 1, host: 'setup' });
+    await setup.close();
+    const wire = createPackr();
+    const subject = 'cut.shard.0';
+    const old = await ShardLog.open({ js, subject, epoch: 1, marker: wire.pack([['epoch', 1]]).slice(), after: 0 });
+    await old.append(wire.pack([['begin', 's', meta], ['append', 's', 1, encode({ type: 'KEPT' })]]).slice());
+    // A checkpoint's first part (it would have said the session has no journal), then the owner was fenced.
+    await old.append(wire.pack([['checkpoint', 'begin'], ['calls', []], ['save', 's', meta, { snapshot: undefined, snapshotSeq: 0, journal: [] }, false]]).slice());
+    const next = await JetStreamStore.open({ servers: nats.url, name: 'cut', shards: 1, host: 'host-b' });
+    await next.acquireAll(2);
+    expect(next.load('s')!.journal).toEqual([1, { type: 'KEPT' }]);
+    await expect(old.append(wire.pack([['checkpoint', 'end']]).slice())).rejects.toBeInstanceOf(FencedError);
+    await next.close();
+    await nc.close();
   });
 });

@@ -213,7 +213,8 @@ export class Runtime<K extends Kinds = Kinds> {
   /** Resolves with the first snapshot (current or later) that satisfies `predicate`. */
   waitFor(id: string, predicate: (snapshot: SnapshotOf<K>) => boolean, options: { timeoutMs?: number } = {}): Promise<SnapshotOf<K>> {
     return waitForSnapshot(this.#core.options, id, predicate as (snapshot: AnyMachineSnapshot) => boolean, options, {
-      subscribe: (observer) => this.subscribe(id, observer as Partial<Observer<SnapshotOf<K>>>),
+      // Another host's session: its owner sends the current snapshot first (registration is not instant).
+      subscribe: (observer) => (this.#routed(id) ? this.#fleetHost!.watch(id, observer, true) : this.subscribe(id, observer as Partial<Observer<SnapshotOf<K>>>)),
       getSnapshot: () => this.getSnapshot(id) as Promise<AnyMachineSnapshot>,
     }) as Promise<SnapshotOf<K>>;
   }

@@ -172,8 +172,8 @@ export class FleetHost {
   }
 
   /** `subscribe` to session `id`, which lives on another host (fleet-watch.ts). */
-  watch(id: string, observer: Partial<Observer<AnyMachineSnapshot>>): () => void {
-    return this.#watches.watch(id, observer);
+  watch(id: string, observer: Partial<Observer<AnyMachineSnapshot>>, current = false): () => void {
+    return this.#watches.watch(id, observer, current);
   }
 
   /** Before the shutdown stops this host's sessions: their watchers renew with the next owners (no `complete`). */

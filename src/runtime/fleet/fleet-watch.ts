@@ -51,8 +51,12 @@ export class FleetWatches {
     this.#sweeper = setInterval(() => this.#sweep(), options.leaseTtlMs).unref();
   }
 
-  /** The watcher's side: `observer` hears of session `id`, which lives on another host. */
-  watch(id: string, observer: Partial<Observer<AnyMachineSnapshot>>): () => void {
+  /**
+   * The watcher's side: `observer` hears of session `id`, which lives on another host. With
+   * `current`, the owner sends the current snapshot first (`waitFor`: a state reached before the
+   * watch was registered is still seen).
+   */
+  watch(id: string, observer: Partial<Observer<AnyMachineSnapshot>>, current = false): () => void {
     const { nc, call, leaseTtlMs, resolve } = this.#options;
     const inbox = createInbox();
     let closed = false;
@@ -82,7 +86,7 @@ export class FleetWatches {
         observer.error?.(error);
       });
     // Registered before this returns its unsubscribe: the inbox is subscribed already, so no note is lost.
-    void nc.flush().then(() => (closed ? undefined : register(false)));
+    void nc.flush().then(() => (closed ? undefined : register(current)));
     const renewal = setInterval(() => void register(true), leaseTtlMs / 3).unref();
     return () => {
       if (closed) return;
@@ -91,8 +95,8 @@ export class FleetWatches {
     };
   }
 
-  /** The owner's side: starts (or renews) the watch of `inbox` on session `id`. */
-  async serve(id: string, inbox: string, renew: boolean): Promise<void> {
+  /** The owner's side: starts (or renews) the watch of `inbox` on session `id`; with `current`, sends the current snapshot first when it starts. */
+  async serve(id: string, inbox: string, current: boolean): Promise<void> {
     const served = this.#served.get(inbox);
     if (served) {
       served.renewedAt = performance.now();
@@ -116,8 +120,8 @@ export class FleetWatches {
       },
     });
     this.#served.set(inbox, { id, off, renewedAt: performance.now() });
-    // Taken over from another owner: the watcher may have missed what happened meanwhile.
-    if (renew) send(await getSnapshot(id));
+    // Asked for (`waitFor`), or taken over from another owner (a renewal): the watcher may have missed what happened meanwhile.
+    if (current) send(await getSnapshot(id));
   }
 
   /** The owner's side: the watcher unsubscribed. */

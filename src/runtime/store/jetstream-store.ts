@@ -16,24 +16,22 @@ import { createPackr } from '../../protocol/wire.js';
 import { shardOf } from '../fleet/placement.js';
 import { ShardLog } from '../fleet/shard-log.js';
 import { RECONNECT } from '../fleet/fleet-types.js';
+import { applyWrite, checkpointMessages, ShardReplay, type Write } from './shard-state.js';
 import { MemoryStore, type HeldMail, type Quarantine, type SessionMeta, type SessionState, type SessionStore, type StoredSession, type StoredSummary } from './store.js';
-
-type Write =
-  | ['epoch', number]
-  | ['begin', string, SessionMeta]
-  | ['append', string, number, Uint8Array]
-  | ['append', string, number, Uint8Array, string]
-  | ['compact', string, number, Uint8Array, number]
-  | ['drop', string, number]
-  | ['save', string, SessionMeta, SessionState, boolean]
-  | ['quarantine', string, Quarantine | null]
-  | ['delete', string];
 
 interface Shard {
   log: ShardLog;
   pending: Write[];
   done: Promise<void> | undefined;
+  /** Messages written (or replayed) since the last checkpoint. */
+  sinceCheckpoint: number;
+  checkpointing: boolean;
 }
+
+/** A checkpoint message's size, at most (a NATS message is at most 1 MB by default). */
+const CHECKPOINT_PART_BYTES = 256 * 1024;
+/** How long a routed call's id is kept for recognising its retries (the router's bound is 15 s). */
+const CALL_MEMORY_MS = 120_000;
 
 const RESOLVED = Promise.resolve();
 
@@ -46,6 +44,8 @@ export interface JetStreamStoreOptions {
   host: string;
   /** JetStream replicas of the stream and buckets (3 on a three-node cluster). */
   replicas?: number;
+  /** A shard's log is checkpointed (its whole state written, what came before purged) every this many messages; default 1,000. */
+  checkpointEvery?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -57,8 +57,8 @@ export class JetStreamStore implements SessionStore {
   readonly #jsm: JetStreamManager;
   readonly #state = new MemoryStore();
   readonly #shards = new Map<number, Shard>();
-  /** Ids of routed calls whose events are journaled, from the logs of the shards held. */
-  readonly #calls = new Set<string>();
+  /** Ids of routed calls whose events are journaled, from the logs of the shards held: when accepted, in which shard. */
+  readonly #calls = new Map<string, { shard: number; at: number }>();
   readonly #packr = createPackr();
   readonly #labels: Mirror<string>;
   readonly #mail: Mirror<HeldMail>;
@@ -117,14 +117,10 @@ export class JetStreamStore implements SessionStore {
     const marker: Write[] = [['epoch', epoch]];
     const log = await ShardLog.open({ js: this.#js, subject, epoch, marker: this.#packr.pack(marker).slice(), after: last });
     // Applied once the marker is written: the state is exactly the log this host now owns.
-    for (const { id } of this.#state.list()) if (shardOf(id, this.#options.shards) === shard) void this.#state.delete(id);
-    for (const entry of entries) {
-      for (const write of this.#packr.unpack(entry.data) as Write[]) {
-        this.#apply(write);
-        if (write[0] === 'append' && write[4] !== undefined) this.#calls.add(write[4]);
-      }
-    }
-    this.#shards.set(shard, { log, pending: [], done: undefined });
+    const now = performance.now();
+    const replay = new ShardReplay(this.#state, (id) => shardOf(id, this.#options.shards) === shard, (callId) => this.#calls.set(callId, { shard, at: now }));
+    for (const entry of entries) replay.message(this.#packr.unpack(entry.data) as Write[]);
+    this.#shards.set(shard, { log, pending: [], done: undefined, sinceCheckpoint: replay.sinceCheckpoint, checkpointing: false });
   }
 
   /** Set by the router while it runs a routed call synchronously: journaled with the call's event. */
@@ -133,6 +129,11 @@ export class JetStreamStore implements SessionStore {
   /** Whether a routed call with this id was accepted (by this host or a previous owner of its shard). */
   accepted(callId: string): boolean {
     return this.#calls.has(callId);
+  }
+
+  /** Messages in shard `shard`'s log since its last checkpoint (what a takeover would replay past it). */
+  sinceCheckpoint(shard: number): number | undefined {
+    return this.#shards.get(shard)?.sinceCheckpoint;
   }
 
   /** Whether this host holds shard `shard` (acquired, not released). */
@@ -254,48 +255,45 @@ export class JetStreamStore implements SessionStore {
     const index = shardOf(id, this.#options.shards);
     const shard = this.#shards.get(index);
     if (!shard) return Promise.reject(new Error(`session ${JSON.stringify(id)} is in shard ${index}, which this host does not own`));
-    this.#apply(write);
+    applyWrite(this.#state, write);
     if (shard.pending.push(write) === 1) {
       shard.done = RESOLVED.then(() => {
         const writes = shard.pending;
         shard.pending = [];
-        return shard.log.append(this.#packr.pack(writes).slice()).then(() => {
+        const written = shard.log.append(this.#packr.pack(writes).slice()).then(() => {
           // A call counts as accepted once its event is in the log — not when it was applied here:
           // a write refused (fenced) or lost must not make a retry of its call look done.
-          for (const write of writes) if (write[0] === 'append' && write[4] !== undefined) this.#calls.add(write[4]);
+          const at = performance.now();
+          for (const write of writes) if (write[0] === 'append' && write[4] !== undefined) this.#calls.set(write[4], { shard: index, at });
         });
+        // Now, before any later write is queued: the state here is exactly the log up to `writes`.
+        if (++shard.sinceCheckpoint >= (this.#options.checkpointEvery ?? 1_000) && !shard.checkpointing) this.#checkpoint(index, shard);
+        return written;
       });
     }
     return shard.done!;
   }
 
-  #apply(write: Write): void {
-    const state = this.#state;
-    switch (write[0]) {
-      case 'epoch':
-        break;
-      case 'begin':
-        state.begin(write[1], write[2]);
-        break;
-      case 'append':
-        void state.append(write[1], write[2], write[3]);
-        break;
-      case 'compact':
-        state.compact(write[1], write[2], write[3], write[4]);
-        break;
-      case 'drop':
-        state.drop(write[1], write[2]);
-        break;
-      case 'save':
-        void state.save(write[1], write[2], write[3], write[4]);
-        break;
-      case 'quarantine':
-        void state.quarantine(write[1], write[2] ?? undefined);
-        break;
-      case 'delete':
-        void state.delete(write[1]);
-        break;
+  /**
+   * Writes shard `index`'s whole state after its last write (shard-state.ts), then purges what came
+   * before: a takeover replays the checkpoint and what follows, not the shard's whole history.
+   */
+  #checkpoint(index: number, shard: Shard): void {
+    shard.checkpointing = true;
+    shard.sinceCheckpoint = 0;
+    const horizon = performance.now() - CALL_MEMORY_MS;
+    const calls: string[] = [];
+    for (const [callId, { shard: of, at }] of this.#calls) {
+      if (at < horizon) this.#calls.delete(callId);
+      else if (of === index) calls.push(callId);
     }
+    const ids = this.#state.list().filter(({ id }) => shardOf(id, this.#options.shards) === index).map(({ id }) => id);
+    const parts = checkpointMessages(this.#state, ids, calls, this.#packr, CHECKPOINT_PART_BYTES);
+    const written = parts.map((part) => shard.log.append(part));
+    void Promise.all(written)
+      .then(([first]) => this.#jsm.streams.purge(streamName(this.#options.name), { filter: shard.log.subject, seq: first! }))
+      .catch(this.#onError)
+      .finally(() => (shard.checkpointing = false));
   }
 }
 
