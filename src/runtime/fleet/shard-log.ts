@@ -89,7 +89,15 @@ export class ShardLog {
   }
 
   /** Every message of the subject from `fromSeq` on, in order (a takeover's replay), and the last sequence read (0: none). */
-  static async read(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subject: string; fromSeq?: number }): Promise<{ entries: LogEntry[]; last: number }> {
+  static async read(options: {
+    js: JetStreamClient;
+    jsm: JetStreamManager;
+    stream: string;
+    subject: string;
+    fromSeq?: number;
+    /** The whole replay's bound; default 30 s. */
+    timeoutMs?: number;
+  }): Promise<{ entries: LogEntry[]; last: number }> {
     const last = await lastSequence(options.jsm, options.stream, options.subject);
     const entries: LogEntry[] = [];
     if (last === 0) return { entries, last };
@@ -99,11 +107,22 @@ export class ShardLog {
       ...(options.fromSeq ? { opt_start_seq: options.fromSeq } : {}),
     });
     const messages = await consumer.consume();
-    for await (const message of messages) {
-      entries.push({ seq: message.seq, data: message.data });
-      if (message.seq >= last) break;
+    // Bounded: a stream that cannot deliver (no leader, a node behind) fails the takeover, which is tried again.
+    let stalled = false;
+    const timer = setTimeout(() => {
+      stalled = true;
+      void messages.close();
+    }, options.timeoutMs ?? 30_000);
+    try {
+      for await (const message of messages) {
+        entries.push({ seq: message.seq, data: message.data });
+        if (message.seq >= last) break;
+      }
+    } finally {
+      clearTimeout(timer);
     }
     await messages.close();
+    if (stalled || (entries.at(-1)?.seq ?? 0) < last) throw new Error(`shard log ${options.subject}: the replay stopped at ${entries.at(-1)?.seq ?? 0} of ${last}; try again`);
     return { entries, last };
   }
 }
