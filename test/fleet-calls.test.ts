@@ -18,7 +18,7 @@ const until = async (what: string, condition: () => boolean, ms = 20_000) => {
 };
 
 describe('calls across the hosts of a fleet', () => {
-  let nats: NatsServer;
+  let nats: NatsServer & { restart(): Promise<void> };
   let a: Runtime;
   let b: Runtime;
   const ids = Array.from({ length: 16 }, (_, i) => `s-${i}`);
@@ -174,6 +174,17 @@ describe('calls across the hosts of a fleet', () => {
     const got = async () => ((await a.getSnapshot(helper)).context as { got: string[] }).got;
     for (const started = performance.now(); (await got()).length < 2 && performance.now() - started < 10_000; ) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await got()).toEqual(['HELD:1', 'HELD:2']);
+  });
+
+  it('the directory keeps following after the nats-server is killed (SIGKILL) and restarted', { timeout: 60_000 }, async () => {
+    await nats.restart();
+    // A session spawned after the restart (retried while the hosts reconnect) shows on both hosts.
+    for (let attempt = 0; !(await a.spawn('counter', { id: 'after-restart' }).then(() => true, () => false)); attempt++) {
+      if (attempt > 100) throw new Error('no spawn after the restart');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await until('both hosts to see it', () => a.peek('after-restart') !== undefined && b.peek('after-restart') !== undefined, 20_000);
+    expect(a.peek('after-restart')!.host).toBe(b.peek('after-restart')!.host);
   });
 
   it('a watch follows its session when its shard moves to another host', { timeout: 60_000 }, async () => {
