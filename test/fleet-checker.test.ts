@@ -4,11 +4,13 @@
 // SIGKILL (and starts them again), pauses one with SIGSTOP past its lease, and kills a NATS node
 // (SIGKILL) and starts it again. Every session owns a subprocess (`sleep <mark>`).
 // At the end, for every session: every acknowledged number is in its history exactly once, in
-// send order; and once every host has shut down, no subprocess of any host — killed, fenced or
-// stopped — is left running. It prints its counts.
+// send order; per shard, the epochs of its successive owners only grow (a lease's revision: no
+// two acquisitions share one, none goes back); and once every host has shut down, no subprocess
+// of any host — killed, fenced or stopped — is left running. It prints its counts.
 // The default run is short (20 s of nemesis per topology); longer:
 //   FLEET_CHECK_SECONDS=120 npx vitest run test/fleet-checker.test.ts
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../dist/src/index.js';
@@ -43,8 +45,12 @@ function subprocessesOf(mark: string): number[] {
   return pids;
 }
 
+type ShardEvent = { kind: 'acquired'; host: string; shard: number; epoch: number; at: number } | { kind: 'lost'; host: string; shard: number; reason: string; at: number };
+
 describe('the fleet checker', () => {
   const hosts = new Map<string, ChildProcess>();
+  /** Every host's shards acquired and lost (the hosts print them; this process's own are added). */
+  let shardEvents: ShardEvent[] = [];
   let client: Runtime | undefined;
   let topology: Topology | undefined;
   let mark = '';
@@ -70,6 +76,9 @@ describe('the fleet checker', () => {
       env: { ...process.env, FLEET_CHECK_MARK: mark },
     });
     hosts.set(name, child);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('event ')) shardEvents.push(JSON.parse(line.slice('event '.length)) as ShardEvent);
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 30_000);
       child.once('exit', () => {
@@ -88,6 +97,9 @@ describe('the fleet checker', () => {
   async function check(fleet: string): Promise<void> {
     // A number no other process uses as `sleep`'s argument: this run's subprocesses.
     mark = String(700_000 + Math.floor(Math.random() * 100_000));
+    shardEvents = [];
+    const kills: Array<{ host: string; at: number }> = [];
+    const refusals: Record<string, number> = {};
     process.env.FLEET_CHECK_MARK = mark;
     const { servers, replicas } = topology!;
     for (const name of HOSTS) await startHost(name, fleet);
@@ -98,6 +110,8 @@ describe('the fleet checker', () => {
       logger: silentLogger,
       fleet: { servers, name: fleet, host: 'host-client', shards: SHARDS, leaseTtlMs: 1_500, replicas },
     });
+    client.on('shardAcquired', ({ shard, epoch }) => shardEvents.push({ kind: 'acquired', host: 'host-client', shard, epoch, at: Date.now() }));
+    client.on('shardLost', ({ shard, reason }) => shardEvents.push({ kind: 'lost', host: 'host-client', shard, reason, at: Date.now() }));
     const ids = Array.from({ length: SESSIONS }, (_, i) => `${fleet}-${i}`);
     const counts = { sent: 0, acknowledged: 0, refused: 0, kills: 0, pauses: 0, natsRestarts: 0 };
     let phase = 'spawn';
@@ -136,7 +150,10 @@ describe('the fleet checker', () => {
               counts.acknowledged++;
               acknowledged.get(id)!.push(seq);
             },
-            () => counts.refused++,
+            (error: Error) => {
+              counts.refused++;
+              refusals[error.name] = (refusals[error.name] ?? 0) + 1;
+            },
           );
           await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
         }
@@ -148,6 +165,7 @@ describe('the fleet checker', () => {
           const roll = Math.random();
           if (roll < 0.45) {
             hosts.get(victim)!.kill('SIGKILL');
+            kills.push({ host: victim, at: Date.now() });
             counts.kills++;
             await new Promise((resolve) => setTimeout(resolve, 1_000));
             await startHost(victim, fleet);
@@ -208,7 +226,23 @@ describe('the fleet checker', () => {
         leftRunning = subprocessesOf(mark);
       }
 
-      const report = { fleet, replicas, sessions: SESSIONS, seconds: SECONDS, ...counts, found, lost, duplicated, outOfOrder, unacknowledgedKept, hostChanges, subprocessesAtStart, subprocessesLeft: leftRunning.length };
+      // Per shard: an owner that took it after another's ownership ended (lost, handed off, or its
+      // process killed) holds a greater epoch. (Ownerships are what each host reported.)
+      let epochsBackwards = 0;
+      const acquisitions = shardEvents.filter((event) => event.kind === 'acquired');
+      const ownerships = acquisitions.map((acquired) => {
+        const ended = shardEvents.find((event) => event.kind === 'lost' && event.host === acquired.host && event.shard === acquired.shard && event.at >= acquired.at);
+        const killed = kills.find((kill) => kill.host === acquired.host && kill.at >= acquired.at);
+        return { ...acquired, endedAt: Math.min(ended?.at ?? Infinity, killed?.at ?? Infinity) };
+      });
+      for (const later of ownerships) {
+        for (const earlier of ownerships) if (earlier.shard === later.shard && earlier.endedAt < later.at && later.epoch <= earlier.epoch) epochsBackwards++;
+      }
+      const losses = shardEvents.filter((event): event is Extract<ShardEvent, { kind: 'lost' }> => event.kind === 'lost');
+      const takeovers = acquisitions.length;
+      const fencings = losses.filter((event) => event.reason !== 'handedOff').length;
+
+      const report = { fleet, replicas, sessions: SESSIONS, seconds: SECONDS, ...counts, found, lost, duplicated, outOfOrder, unacknowledgedKept, hostChanges, takeovers, fencings, epochsBackwards, refusals, subprocessesAtStart, subprocessesLeft: leftRunning.length };
       process.stdout.write(`fleet checker: ${JSON.stringify(report)}\n`);
       expect(counts.acknowledged).toBeGreaterThan(SESSIONS);
       expect(subprocessesAtStart).toBeGreaterThan(0);
@@ -216,6 +250,8 @@ describe('the fleet checker', () => {
       expect(lost).toBe(0);
       expect(duplicated).toBe(0);
       expect(outOfOrder).toBe(0);
+      expect(takeovers).toBeGreaterThan(0);
+      expect(epochsBackwards).toBe(0);
       expect(leftRunning).toEqual([]);
     } finally {
       clearInterval(progress);
