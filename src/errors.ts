@@ -179,12 +179,19 @@ export class WorkerHangError extends ActorhostError {
 export class ShardUnavailableError extends ActorhostError {
   readonly shard: number;
 
-  constructor(id: string, shard: number, waitedMs: number) {
+  /** Whether a host took the call and did not answer in time (so it may have been done). */
+  readonly mayBeDone: boolean;
+
+  constructor(id: string, shard: number, waitedMs: number, mayBeDone = false) {
     super(
       'ERR_SHARD_UNAVAILABLE',
-      `Session ${JSON.stringify(id)} is in shard ${shard}, which no host of the fleet served for ${waitedMs} ms (a takeover under way, or no live member holds it); nothing was done — try again, and check that the fleet's hosts are running.`,
+      `Session ${JSON.stringify(id)} is in shard ${shard}, which no host of the fleet served for ${waitedMs} ms (a takeover under way, or no live member holds it); ` +
+        (mayBeDone
+          ? 'a host took the call but did not answer in time, so it may have been done — check the session before you try again, and that the fleet is healthy.'
+          : "nothing was done — try again, and check that the fleet's hosts are running."),
     );
     this.shard = shard;
+    this.mayBeDone = mayBeDone;
   }
 }
 

@@ -98,8 +98,23 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
     const started = performance.now();
     const error = await a.router.call('inc', 'session-1', []).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ShardUnavailableError);
-    expect((error as Error).message).toContain('try again');
+    expect((error as Error).message).toContain('nothing was done — try again');
+    expect(error).toMatchObject({ mayBeDone: false });
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_400);
+    expect(b.counts.get(id)).toBe(1);
+    a.router.close();
+    b.router.close();
+  });
+
+  it('a call its owner took and did not answer within the bound: ShardUnavailableError says it may have been done', async () => {
+    const { a, b } = await hosts({ requestTimeoutMs: 200, maxWaitMs: 600, delayMs: 1_500 });
+    b.own(shard);
+    const error = await a.router.call('inc', id, []).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ShardUnavailableError);
+    expect(error).toMatchObject({ mayBeDone: true });
+    expect((error as Error).message).toContain('may have been done');
+    // It was: the owner ran it once (the retries were answered from its first run).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(b.counts.get(id)).toBe(1);
     a.router.close();
     b.router.close();

@@ -7,13 +7,14 @@
  *   `local`. A call that arrives after the shard moved is answered "moved", and the caller retries.
  * - `call` runs locally when this host owns the shard; else it requests, retrying with backoff
  *   (no responder, "moved", a timeout) until `maxWaitMs`, then rejects with
- *   `ShardUnavailableError` — nothing was done.
+ *   `ShardUnavailableError` — nothing was done, unless a request reached a host and timed out
+ *   (`mayBeDone`: that host may have done it after all).
  * - Each call carries an id made once by its caller; the owner answers a repeated id with the
  *   first call's result, within `dedupWindowMs`, so a retried `send` is not accepted twice.
  * - Errors cross as their class: a typed actorhost error thrown by the owner is rethrown as the
  *   same class on the caller.
  */
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { NoRespondersError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import * as errors from '../../errors.js';
 import { createPackr, toWireError, type WireError } from '../../protocol/wire.js';
 import { shardOf } from './placement.js';
@@ -88,6 +89,8 @@ export class FleetRouter {
     const request = this.#packr.pack({ callId, op, id, args }).slice();
     const maxWaitMs = this.#options.maxWaitMs ?? 15_000;
     const started = performance.now();
+    // A request that reached a host and timed out may have been done there (its answer late).
+    let mayBeDone = false;
     for (let attempt = 0; ; attempt++) {
       // It may have become ours meanwhile (a takeover by this host): the previous owner may have
       // accepted this very call before its answer was lost — the journal says so.
@@ -100,13 +103,14 @@ export class FleetRouter {
       try {
         const reply = await nc.request(this.#subject(shard), request, { timeout: this.#options.requestTimeoutMs ?? 5_000 });
         answer = this.#packr.unpack(reply.data) as Answer;
-      } catch {
+      } catch (error) {
         // No responder (no owner right now) or no answer in time: retried, same call id.
+        if (!(error instanceof NoRespondersError) && !(error instanceof Error && error.cause instanceof NoRespondersError)) mayBeDone = true;
       }
       if (answer && 'ok' in answer) return answer.ok;
       if (answer && 'error' in answer) throw revive(answer.error);
       const waited = performance.now() - started;
-      if (waited >= maxWaitMs) throw new errors.ShardUnavailableError(id, shard, Math.round(waited));
+      if (waited >= maxWaitMs) throw new errors.ShardUnavailableError(id, shard, Math.round(waited), mayBeDone);
       await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())));
     }
   }
