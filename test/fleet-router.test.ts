@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FleetRouter } from '../dist/src/runtime/fleet/fleet-router.js';
+import { FencedError } from '../dist/src/runtime/fleet/shard-log.js';
 import { shardOf } from '../dist/src/runtime/fleet/placement.js';
 import { AskTimeoutError, ShardUnavailableError, UnknownSessionError } from '../dist/src/index.js';
 import { startNats, type NatsServer } from './nats-server.js';
@@ -25,7 +26,7 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
   }, 120_000);
 
   let fleets = 0;
-  async function hosts(options: { requestTimeoutMs?: number; maxWaitMs?: number; delayMs?: number; acceptedBefore?: string[] } = {}) {
+  async function hosts(options: { requestTimeoutMs?: number; maxWaitMs?: number; delayMs?: number; acceptedBefore?: string[]; fenceOnce?: () => void } = {}) {
     const name = `routing${++fleets}`;
     const make = async (host: string) => {
       const nc = await connect({ servers: nats.url });
@@ -46,6 +47,13 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
           async call(op, id) {
             runs.push(`${op} ${id}`);
             if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+            if (op === 'inc' && host === 'host-b' && options.fenceOnce) {
+              // The shard lost under the call: its write refused, nothing kept.
+              const fence = options.fenceOnce;
+              options.fenceOnce = undefined;
+              fence();
+              throw new FencedError('fenced');
+            }
             if (op === 'inc') counts.set(id, (counts.get(id) ?? 0) + 1);
             if (op === 'missing') throw new UnknownSessionError(id);
             return { host, count: counts.get(id) ?? 0 };
@@ -118,6 +126,22 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
     expect(b.counts.get(id)).toBe(1);
     a.router.close();
     b.router.close();
+  });
+
+  it('a call whose owner lost the shard under it (its write fenced: nothing kept) is retried with the next owner, and done once', async () => {
+    const owners: { a?: Awaited<ReturnType<typeof hosts>>['a']; b?: Awaited<ReturnType<typeof hosts>>['b'] } = {};
+    const pair = await hosts({
+      fenceOnce: () => {
+        owners.b!.disown(shard);
+        owners.a!.own(shard);
+      },
+    });
+    Object.assign(owners, pair);
+    pair.b.own(shard);
+    expect(await pair.a.router.call('inc', id, [])).toEqual({ host: 'host-a', count: 1 });
+    expect(pair.b.counts.get(id)).toBeUndefined();
+    pair.a.router.close();
+    pair.b.router.close();
   });
 
   it('a call retried after its answer was too slow runs once: the owner answers the retry with the first result', async () => {

@@ -18,6 +18,7 @@ import { NoRespondersError, type NatsConnection, type Subscription } from '@nats
 import * as errors from '../../errors.js';
 import { createPackr, toWireError, type WireError } from '../../protocol/wire.js';
 import { shardOf } from './placement.js';
+import { FencedError } from './shard-log.js';
 
 export interface LocalCalls {
   call(op: string, id: string, args: unknown[]): Promise<unknown>;
@@ -129,9 +130,17 @@ export class FleetRouter {
     if (done) return done;
     const answer = this.#runLocal(op, id, args, callId).then(
       (ok): Answer => ({ ok }),
-      (error: unknown): Answer => ({ error: { ...toWireError(error), ...(error instanceof errors.ActorhostError ? { code: error.code } : {}) } }),
+      (error: unknown): Answer =>
+        // The shard was lost under the call, nothing written here: the caller asks its next owner.
+        error instanceof FencedError || (error instanceof errors.ShardUnavailableError && !error.mayBeDone)
+          ? { moved: true }
+          : { error: { ...toWireError(error), ...(error instanceof errors.ActorhostError ? { code: error.code } : {}) } },
     );
     this.#seen.set(callId, { at: performance.now(), answer });
+    // "Moved" is not remembered: a retry finds the shard here again if it comes back.
+    void answer.then((settled) => {
+      if ('moved' in settled) this.#seen.delete(callId);
+    });
     return answer;
   }
 

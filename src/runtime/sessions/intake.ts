@@ -14,8 +14,10 @@ import {
   InvalidOptionError,
   MailboxFullError,
   RuntimeClosedError,
+  ShardUnavailableError,
   UnknownSessionError,
 } from '../../errors.js';
+import { shardOf } from '../fleet/placement.js';
 import { PlainCopier, describe } from '../../protocol/plain-data.js';
 import { createPackr } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
@@ -152,7 +154,21 @@ export class Intake {
     // (`pack` returns a view of the packr's reused buffer: the batch copies it at once.)
     const packed = this.#packr.pack(copy);
     const inBatch = active ? record.shard.enqueueEncoded(record.key, packed, record) : undefined;
-    return core.store.append(id, seq, inBatch ?? packed.slice());
+    const kept = core.store.append(id, seq, inBatch ?? packed.slice());
+    return core.route ? kept.catch((error: unknown) => this.#elsewhere(id, copy, error)) : kept;
+  }
+
+  /**
+   * In a fleet, the journal write of an event accepted here failed: fenced (the shard was lost
+   * under it: nothing was written), the event is sent where the shard lives now — an ask is
+   * refused instead (its answer would come here); otherwise (the write's fate unknown) refused.
+   */
+  #elsewhere(id: string, copy: SessionEvent, error: unknown): Promise<void> {
+    if (error instanceof ActorhostError) return Promise.reject(error);
+    const { route, options } = this.#core;
+    const fenced = (error as Error | undefined)?.name === 'FencedError';
+    if (fenced && copy.replyTo === undefined) return route!.call('send', id, [copy]) as Promise<void>;
+    return Promise.reject(new ShardUnavailableError(id, shardOf(id, options.fleet!.shards), 0, !fenced));
   }
 }
 

@@ -14,7 +14,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm, type KV } from '@nats-io/kv';
 import { createPackr } from '../../protocol/wire.js';
 import { shardOf } from '../fleet/placement.js';
-import { ShardLog } from '../fleet/shard-log.js';
+import { FencedError, ShardLog } from '../fleet/shard-log.js';
 import { RECONNECT } from '../fleet/fleet-types.js';
 import { applyWrite, checkpointMessages, ShardReplay, type Write } from './shard-state.js';
 import { MemoryStore, type HeldMail, type Quarantine, type SessionMeta, type SessionState, type SessionStore, type StoredSession, type StoredSummary } from './store.js';
@@ -254,7 +254,8 @@ export class JetStreamStore implements SessionStore {
   #write(id: string, write: Write): Promise<void> {
     const index = shardOf(id, this.#options.shards);
     const shard = this.#shards.get(index);
-    if (!shard) return Promise.reject(new Error(`session ${JSON.stringify(id)} is in shard ${index}, which this host does not own`));
+    // Refused as a fenced write is: nothing was written (the caller may send it where the shard is now).
+    if (!shard) return Promise.reject(new FencedError(`session ${JSON.stringify(id)} is in shard ${index}, which this host does not own`));
     applyWrite(this.#state, write);
     if (shard.pending.push(write) === 1) {
       shard.done = RESOLVED.then(() => {
