@@ -4,21 +4,15 @@
 // label held on the other host, and mail held on one host goes to the session that takes its
 // label on the other.
 import { chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot } from 'xstate';
-import { createRuntime, UnknownSessionError, type Runtime } from '../dist/src/index.js';
+import { UnknownSessionError, type Runtime } from '../dist/src/index.js';
 import { shardOf } from '../dist/src/runtime/fleet/placement.js';
-import { fixture, silentLogger } from './helpers.js';
-import { startNats, type NatsServer } from './nats-server.js';
-
-const until = async (what: string, condition: () => boolean, ms = 20_000) => {
-  for (const started = performance.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 50))) {
-    if (performance.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
-  }
-};
+import { eventually, fixture } from './helpers.js';
+import { useFleetPair } from './fleet-pair.js';
 
 describe('calls across the hosts of a fleet', () => {
-  let nats: NatsServer & { restart(): Promise<void> };
+  const pair = useFleetPair('calls', { machines: { counter: fixture('counter'), inbox: fixture('inbox') }, groups: { agents: { untargeted: 'primary' } } });
   let a: Runtime;
   let b: Runtime;
   const ids = Array.from({ length: 16 }, (_, i) => `s-${i}`);
@@ -26,35 +20,12 @@ describe('calls across the hosts of a fleet', () => {
   let onA: string;
   let onB: string;
 
-  const host = (name: string) =>
-    createRuntime({
-      machines: { counter: fixture('counter'), inbox: fixture('inbox') },
-      groups: { agents: { untargeted: 'primary' } },
-      workers: 1,
-      logger: silentLogger,
-      fleet: { servers: nats.url, name: 'calls', host: name, shards: 4, leaseTtlMs: 6_000 }, // long: shards stay put on a busy machine
-    });
-
   beforeAll(async () => {
-    nats = await startNats();
-    a = await host('host-a');
-    b = await host('host-b');
-    // Host A held every shard when B joined; B gets its share (two) from A's handoffs.
-    const acquiredByB = new Set<number>();
-    b.on('shardAcquired', ({ shard }) => acquiredByB.add(shard));
-    await until('host B to hold its share', () => acquiredByB.size === 2);
+    ({ a, b } = pair);
     for (const id of ids) await a.spawn('counter', { id });
     onA = ids.find((id) => a.peek(id)?.host === 'host-a')!;
     onB = ids.find((id) => b.peek(id)?.host === 'host-b')!;
     expect(onA && onB).toBeTruthy();
-  }, 60_000);
-  afterAll(async () => {
-    try {
-      await a?.shutdown();
-      await b?.shutdown();
-    } finally {
-      await nats?.stop();
-    }
   }, 60_000);
 
   it('subscribe on host B hears every snapshot of a session that lives on host A, and stops when unsubscribed', { timeout: 30_000 }, async () => {
@@ -63,7 +34,7 @@ describe('calls across the hosts of a fleet', () => {
     // The watch is registered with the owner before the first event counts on it.
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (let n = 0; n < 3; n++) await a.send(onA, { type: 'INC' });
-    await until('three snapshots on host B', () => heard.length >= 3);
+    await eventually(() => heard.length >= 3);
     expect(heard.slice(-3)).toEqual([1, 2, 3]);
     off();
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -88,7 +59,7 @@ describe('calls across the hosts of a fleet', () => {
     b.subscribe(ending, { next: (s) => final.push(s as AnyMachineSnapshot), complete: () => (completed = true) });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await a.send(ending, { type: 'FINISH' });
-    await until('the watch to complete', () => completed);
+    await eventually(() => completed);
     expect(final.at(-1)?.status).toBe('done');
   });
 
@@ -102,7 +73,7 @@ describe('calls across the hosts of a fleet', () => {
         thrown.push(error);
       }
     }
-    await until('the other host to hear of it', () => heard.length === 1);
+    await eventually(() => heard.length === 1);
     expect(thrown).toEqual([expect.any(UnknownSessionError)]);
     expect(heard).toEqual([expect.any(UnknownSessionError)]);
   });
@@ -110,7 +81,7 @@ describe('calls across the hosts of a fleet', () => {
   it('peek and list on either host show every session of the fleet, and where it lives', { timeout: 30_000 }, async () => {
     const live = ids.filter((id) => a.peek(id) !== undefined);
     expect(live).toHaveLength(ids.length - 1); // one ended above
-    await until('both directories', () => live.every((id) => b.peek(id) !== undefined));
+    await eventually(() => live.every((id) => b.peek(id) !== undefined));
     expect(b.peek(onA)).toMatchObject({ id: onA, kind: 'counter', status: 'remote', host: 'host-a' });
     expect(a.peek(onA)).toMatchObject({ id: onA, status: 'active', host: 'host-a' });
     expect(a.peek(onB)).toMatchObject({ status: 'remote', host: 'host-b' });
@@ -126,12 +97,12 @@ describe('calls across the hosts of a fleet', () => {
     // A session stopped on one host is gone from both.
     const gone = live.find((id) => id !== onA && id !== onB)!;
     await b.stop(gone);
-    await until('the stop to reach both directories', () => a.peek(gone) === undefined && b.peek(gone) === undefined);
+    await eventually(() => a.peek(gone) === undefined && b.peek(gone) === undefined);
   });
 
   it("stats().fleet and the inspector page (a real browser) show which host holds which shard", { timeout: 60_000 }, async () => {
     const holders = (runtime: Runtime) => runtime.stats().fleet!.shards.map((shard) => shard.host);
-    await until('both hosts to agree on the holders', () => holders(a).every((held) => held !== undefined) && holders(a).join() === holders(b).join());
+    await eventually(() => holders(a).every((held) => held !== undefined) && holders(a).join() === holders(b).join());
     expect(a.stats().fleet).toMatchObject({ name: 'calls', host: 'host-a' });
     expect(holders(a).filter((held) => held === 'host-a')).toHaveLength(2);
     expect(holders(a).filter((held) => held === 'host-b')).toHaveLength(2);
@@ -158,7 +129,7 @@ describe('calls across the hosts of a fleet', () => {
   it('labels across hosts: lookup on either host, deliver to a label held on the other, held mail sent where the label is taken', { timeout: 30_000 }, async () => {
     // Two labelled sessions, one spawned on each host, each living wherever its shard is.
     await a.spawn('inbox', { id: 'agent-1', label: { group: 'agents', name: 'lead' } });
-    await until('host B to know the label', () => b.lookup('agents', 'lead') === 'agent-1');
+    await eventually(() => b.lookup('agents', 'lead') === 'agent-1');
     expect(b.peek('agent-1')).toMatchObject({ label: 'lead', group: 'agents' });
     await b.deliver('agents', { type: 'TASK', n: 1 }, { to: 'lead' });
     await a.deliver('agents', { type: 'TASK', n: 2 }, { to: 'lead' });
@@ -177,13 +148,13 @@ describe('calls across the hosts of a fleet', () => {
   });
 
   it('the directory keeps following after the nats-server is killed (SIGKILL) and restarted', { timeout: 60_000 }, async () => {
-    await nats.restart();
+    await pair.nats.restart();
     // A session spawned after the restart (retried while the hosts reconnect) shows on both hosts.
     for (let attempt = 0; !(await a.spawn('counter', { id: 'after-restart' }).then(() => true, () => false)); attempt++) {
       if (attempt > 100) throw new Error('no spawn after the restart');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await until('both hosts to see it', () => a.peek('after-restart') !== undefined && b.peek('after-restart') !== undefined, 20_000);
+    await eventually(() => a.peek('after-restart') !== undefined && b.peek('after-restart') !== undefined, 20_000);
     expect(a.peek('after-restart')!.host).toBe(b.peek('after-restart')!.host);
   });
 
@@ -192,12 +163,12 @@ describe('calls across the hosts of a fleet', () => {
     const off = a.subscribe(onB, (snapshot) => heard.push((snapshot.context as { count: number }).count));
     await new Promise((resolve) => setTimeout(resolve, 300));
     await b.send(onB, { type: 'INC' });
-    await until('the first snapshot', () => heard.includes(1));
+    await eventually(() => heard.includes(1));
     // Host B leaves: its shards (onB's among them) move to host A.
     await b.shutdown();
     await a.send(onB, { type: 'INC' });
     expect(a.peek(onB)?.host).toBe('host-a');
-    await until('the snapshot after the move', () => heard.includes(2));
+    await eventually(() => heard.includes(2));
     off();
   });
 
