@@ -52,7 +52,7 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
               const fence = options.fenceOnce;
               options.fenceOnce = undefined;
               fence();
-              throw new FencedError('fenced');
+              throw new FencedError('fenced', { unwritten: true });
             }
             if (op === 'inc') counts.set(id, (counts.get(id) ?? 0) + 1);
             if (op === 'missing') throw new UnknownSessionError(id);

@@ -132,7 +132,7 @@ export class FleetRouter {
       (ok): Answer => ({ ok }),
       (error: unknown): Answer =>
         // The shard was lost under the call, nothing written here: the caller asks its next owner.
-        error instanceof FencedError || (error instanceof errors.ShardUnavailableError && !error.mayBeDone)
+        (error instanceof FencedError && error.unwritten) || (error instanceof errors.ShardUnavailableError && !error.mayBeDone)
           ? { moved: true }
           : { error: { ...toWireError(error), ...(error instanceof errors.ActorhostError ? { code: error.code } : {}) } },
     );

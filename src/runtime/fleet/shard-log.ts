@@ -19,6 +19,17 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 /** A write refused because another owner wrote to the shard since: this host lost it. */
 export class FencedError extends Error {
   override name = 'FencedError';
+  /**
+   * Certainly not written: refused at its first attempt, or never sent (the log was fenced
+   * already). `false` when an earlier attempt timed out: it may have landed before the other
+   * owner's write (and that owner's replay has it).
+   */
+  readonly unwritten: boolean;
+
+  constructor(message: string, options: { cause?: unknown; unwritten: boolean }) {
+    super(message, { cause: options.cause });
+    this.unwritten = options.unwritten;
+  }
 }
 
 /** A publish whose acknowledgement did not come is retried (same message id) this many times in all. */
@@ -57,6 +68,11 @@ export class ShardLog {
     return log;
   }
 
+  /** Another owner wrote to it: this host's writes are refused from now on. */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
   /** The last sequence this owner wrote (or replayed before `open`). */
   get last(): number {
     return this.#last;
@@ -65,7 +81,7 @@ export class ShardLog {
   /** Appends after this owner's previous write; resolves with its sequence once JetStream has it. */
   append(data: Uint8Array): Promise<number> {
     const write = this.#tail.then(async () => {
-      if (this.#fenced) throw new FencedError(`shard log ${this.subject}: fenced, another owner wrote to it`);
+      if (this.#fenced) throw new FencedError(`shard log ${this.subject}: fenced, another owner wrote to it`, { unwritten: true });
       // A message id: a publish retried after its acknowledgement was lost (a timeout, a NATS
       // restart) is recognised by JetStream as the same write, not written twice.
       const msgID = `${this.subject}:${this.epoch}:${++this.#written}`;
@@ -77,7 +93,7 @@ export class ShardLog {
         } catch (error) {
           if (/wrong last sequence/i.test(String((error as Error).message))) {
             this.#fenced = true;
-            throw new FencedError(`shard log ${this.subject}: another owner wrote to it (epoch ${this.epoch} is over)`, { cause: error });
+            throw new FencedError(`shard log ${this.subject}: another owner wrote to it (epoch ${this.epoch} is over)`, { cause: error, unwritten: attempt === 1 });
           }
           if (attempt >= PUBLISH_ATTEMPTS) throw error;
           await new Promise((resolve) => setTimeout(resolve, 100 * attempt));

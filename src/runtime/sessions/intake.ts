@@ -154,19 +154,25 @@ export class Intake {
     // (`pack` returns a view of the packr's reused buffer: the batch copies it at once.)
     const packed = this.#packr.pack(copy);
     const inBatch = active ? record.shard.enqueueEncoded(record.key, packed, record) : undefined;
+    // A call routed here from another host (its id journaled with it): its caller retries, with its own id.
+    const routed = (core.store as { callId?: string }).callId !== undefined;
     const kept = core.store.append(id, seq, inBatch ?? packed.slice());
-    return core.route ? kept.catch((error: unknown) => this.#elsewhere(id, copy, error)) : kept;
+    return core.route ? kept.catch((error: unknown) => this.#elsewhere(id, copy, error, routed)) : kept;
   }
 
   /**
-   * In a fleet, the journal write of an event accepted here failed: fenced (the shard was lost
-   * under it: nothing was written), the event is sent where the shard lives now — an ask is
-   * refused instead (its answer would come here); otherwise (the write's fate unknown) refused.
+   * In a fleet, the journal write of an event accepted here failed: certainly not written (the
+   * shard was lost under it: fenced), the event is sent where the shard lives now — an ask is
+   * refused instead (its answer would come here), and a routed call is left to its caller;
+   * otherwise (the write's fate unknown) refused.
    */
-  #elsewhere(id: string, copy: SessionEvent, error: unknown): Promise<void> {
+  #elsewhere(id: string, copy: SessionEvent, error: unknown, routed: boolean): Promise<void> {
     if (error instanceof ActorhostError) return Promise.reject(error);
     const { route, options } = this.#core;
-    const fenced = (error as Error | undefined)?.name === 'FencedError';
+    const fenced = (error as { name?: unknown; unwritten?: unknown } | undefined)?.name === 'FencedError' && (error as { unwritten: boolean }).unwritten;
+    // Routed here: the router answers "moved", and the caller retries with the call's own id (a
+    // retry from here, under another id, could be accepted beside the caller's).
+    if (fenced && routed) return Promise.reject(error);
     if (fenced && copy.replyTo === undefined) return route!.call('send', id, [copy]) as Promise<void>;
     return Promise.reject(new ShardUnavailableError(id, shardOf(id, options.fleet!.shards), 0, !fenced));
   }

@@ -136,9 +136,10 @@ export class JetStreamStore implements SessionStore {
     return this.#shards.get(shard)?.sinceCheckpoint;
   }
 
-  /** Whether this host holds shard `shard` (acquired, not released). */
+  /** Whether this host holds shard `shard` (acquired, not released, its log not fenced by another owner's write). */
   holds(shard: number): boolean {
-    return this.#shards.has(shard);
+    const held = this.#shards.get(shard);
+    return held !== undefined && !held.log.fenced;
   }
 
   /**
@@ -255,7 +256,7 @@ export class JetStreamStore implements SessionStore {
     const index = shardOf(id, this.#options.shards);
     const shard = this.#shards.get(index);
     // Refused as a fenced write is: nothing was written (the caller may send it where the shard is now).
-    if (!shard) return Promise.reject(new FencedError(`session ${JSON.stringify(id)} is in shard ${index}, which this host does not own`));
+    if (!shard) return Promise.reject(new FencedError(`session ${JSON.stringify(id)} is in shard ${index}, which this host does not own`, { unwritten: true }));
     applyWrite(this.#state, write);
     if (shard.pending.push(write) === 1) {
       shard.done = RESOLVED.then(() => {
