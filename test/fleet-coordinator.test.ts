@@ -102,4 +102,19 @@ describe('shard coordinators on a real nats-server (2.9.10)', () => {
     expect(tenures.filter((t) => t.host === 'host-d').length).toBeGreaterThanOrEqual(2);
     expect(tenures.filter((t) => t.host !== 'host-c' && tenures.some((o) => o.host === 'host-c' && o.shard === t.shard && o.to <= t.from)).length).toBeGreaterThan(0);
   });
+
+  it('a shard abandoned (its storage fenced by another write) is given up at once (lost, its lease let go) and taken again with a greater epoch', { timeout: 30_000 }, async () => {
+    const e = await host('host-e');
+    await until(() => e.coordinator.owned().length === SHARDS, 'host-e holds every shard');
+    const before = tenures.filter((t) => t.host === 'host-e' && t.shard === 3);
+    expect(before).toHaveLength(1);
+    e.coordinator.abandon(3);
+    expect(e.coordinator.owned()).not.toContain(3);
+    expect(before[0]!.to).toBeLessThan(Infinity);
+    await until(() => e.coordinator.owned().includes(3), 'shard 3 taken again');
+    const after = tenures.filter((t) => t.host === 'host-e' && t.shard === 3);
+    expect(after).toHaveLength(2);
+    expect(after[1]!.epoch).toBeGreaterThan(after[0]!.epoch);
+    await e.coordinator.stop();
+  });
 });

@@ -37,7 +37,7 @@ describe('a shard log on a real nats-server (2.9.10)', () => {
   /** A takeover as the store does it: replay, then the marker conditional on what was replayed. */
   async function takeOver(js: JetStreamClient, subject: string, epoch: number) {
     const { entries, last } = await ShardLog.read({ js, jsm, stream: 'shards', subject });
-    return { log: await ShardLog.open({ js, subject, epoch, marker: text(`epoch ${epoch}`), after: last }), replayed: entries.map((entry) => decode(entry.data)) };
+    return { log: await ShardLog.open({ js, jsm, stream: 'shards', subject, epoch, marker: text(`epoch ${epoch}`), after: last }), replayed: entries.map((entry) => decode(entry.data)) };
   }
 
   it("the new owner's epoch marker fences the old owner: its next write is refused, and nothing of it lands after", async () => {
@@ -73,7 +73,7 @@ describe('a shard log on a real nats-server (2.9.10)', () => {
     const { entries, last } = await ShardLog.read({ js: jsB, jsm, stream: 'shards', subject });
     expect(entries.map((entry) => decode(entry.data))).toEqual(['epoch 1', 'a1']);
     await old.append(text('a2 (acknowledged to its sender)'));
-    await expect(ShardLog.open({ js: jsB, subject, epoch: 2, marker: text('epoch 2'), after: last })).rejects.toBeInstanceOf(FencedError);
+    await expect(ShardLog.open({ js: jsB, jsm, stream: 'shards', subject, epoch: 2, marker: text('epoch 2'), after: last })).rejects.toBeInstanceOf(FencedError);
     const again = await takeOver(jsB, subject, 2);
     expect(again.replayed).toEqual(['epoch 1', 'a1', 'a2 (acknowledged to its sender)']);
     await expect(old.append(text('a3'))).rejects.toBeInstanceOf(FencedError);

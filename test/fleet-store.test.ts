@@ -137,7 +137,7 @@ describe('the fleet store on a real nats-server (2.9.10)', () => {
     await setup.close();
     const wire = createPackr();
     const subject = 'cut.shard.0';
-    const old = await ShardLog.open({ js, subject, epoch: 1, marker: wire.pack([['epoch', 1]]).slice(), after: 0 });
+    const old = await ShardLog.open({ js, jsm: await jetstreamManager(nc), stream: 'cut_shards', subject, epoch: 1, marker: wire.pack([['epoch', 1]]).slice(), after: 0 });
     await old.append(wire.pack([['begin', 's', meta], ['append', 's', 1, encode({ type: 'KEPT' })]]).slice());
     // A checkpoint's first part (it would have said the session has no journal), then the owner was fenced.
     await old.append(wire.pack([['checkpoint', 'begin'], ['calls', []], ['save', 's', meta, { snapshot: undefined, snapshotSeq: 0, journal: [] }, false]]).slice());

@@ -132,6 +132,7 @@ export class FleetHost {
     const nc = await connect({ servers: fleet.servers, ...RECONNECT });
     const host = new FleetHost(core, fleet, store, nc, local);
     core.route = { elsewhere: (id) => !host.owns(id), call: (op, id, args) => host.call(op, id, args), stats: () => host.stats() };
+    store.onFenced = (shard) => host.#coordinator?.abandon(shard);
     try {
       await host.#join();
     } catch (error) {

@@ -71,6 +71,19 @@ export class ShardCoordinator {
     return lease?.valid() ? lease.epoch : undefined;
   }
 
+  /**
+   * The shard's storage was written by another owner (fenced): its lease — however valid it
+   * still looks — is given up now (`onLost`, then the key deleted), so the shard is taken over
+   * and replayed rather than held by a host that can no longer write to it.
+   */
+  abandon(shard: number): void {
+    const lease = this.#held.get(shard);
+    if (!lease) return;
+    this.#held.delete(shard);
+    this.#options.onLost(shard, 'refused');
+    void lease.release();
+  }
+
   start(): Promise<void> {
     return this.#run();
   }

@@ -44,13 +44,17 @@ export class ShardLog {
   readonly subject: string;
   readonly epoch: number;
   readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #stream: string;
   #last: number;
   #tail: Promise<unknown> = Promise.resolve();
   #fenced = false;
   #written = 0;
 
-  private constructor(js: JetStreamClient, subject: string, epoch: number, last: number) {
+  private constructor(js: JetStreamClient, jsm: JetStreamManager, stream: string, subject: string, epoch: number, last: number) {
     this.#js = js;
+    this.#jsm = jsm;
+    this.#stream = stream;
     this.subject = subject;
     this.epoch = epoch;
     this.#last = last;
@@ -62,8 +66,8 @@ export class ShardLog {
    * `FencedError` if anything was written since — a previous owner's late write the replay did not
    * see, or another taker's marker: the caller reads again.
    */
-  static async open(options: { js: JetStreamClient; subject: string; epoch: number; marker: Uint8Array; after: number }): Promise<ShardLog> {
-    const log = new ShardLog(options.js, options.subject, options.epoch, options.after);
+  static async open(options: { js: JetStreamClient; jsm: JetStreamManager; stream: string; subject: string; epoch: number; marker: Uint8Array; after: number }): Promise<ShardLog> {
+    const log = new ShardLog(options.js, options.jsm, options.stream, options.subject, options.epoch, options.after);
     await log.append(options.marker);
     return log;
   }
@@ -92,6 +96,12 @@ export class ShardLog {
           return ack.seq;
         } catch (error) {
           if (/wrong last sequence/i.test(String((error as Error).message))) {
+            // A retry whose first attempt landed (its acknowledgement lost): the last message is ours.
+            const landed = attempt > 1 ? await this.#lastIf(msgID) : undefined;
+            if (landed !== undefined) {
+              this.#last = landed;
+              return landed;
+            }
             this.#fenced = true;
             throw new FencedError(`shard log ${this.subject}: another owner wrote to it (epoch ${this.epoch} is over)`, { cause: error, unwritten: attempt === 1 });
           }
@@ -102,6 +112,16 @@ export class ShardLog {
     });
     this.#tail = write.catch(() => {});
     return write;
+  }
+
+  /** The subject's last sequence if its message is the one with id `msgID`. */
+  async #lastIf(msgID: string): Promise<number | undefined> {
+    try {
+      const message = await this.#jsm.streams.getMessage(this.#stream, { last_by_subj: this.subject });
+      return message?.header?.get('Nats-Msg-Id') === msgID ? message.seq : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Every message of the subject from `fromSeq` on, in order (a takeover's replay), and the last sequence read (0: none). */

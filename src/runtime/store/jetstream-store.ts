@@ -115,7 +115,7 @@ export class JetStreamStore implements SessionStore {
     const subject = `${this.#options.name}.shard.${shard}`;
     const { entries, last } = await ShardLog.read({ js: this.#js, jsm: this.#jsm, stream, subject });
     const marker: Write[] = [['epoch', epoch]];
-    const log = await ShardLog.open({ js: this.#js, subject, epoch, marker: this.#packr.pack(marker).slice(), after: last });
+    const log = await ShardLog.open({ js: this.#js, jsm: this.#jsm, stream, subject, epoch, marker: this.#packr.pack(marker).slice(), after: last });
     // Applied once the marker is written: the state is exactly the log this host now owns.
     const now = performance.now();
     const replay = new ShardReplay(this.#state, (id) => shardOf(id, this.#options.shards) === shard, (callId) => this.#calls.set(callId, { shard, at: now }));
@@ -125,6 +125,9 @@ export class JetStreamStore implements SessionStore {
 
   /** Set by the router while it runs a routed call synchronously: journaled with the call's event. */
   callId: string | undefined;
+
+  /** Set by the fleet host: another owner wrote to shard `shard`'s log — this host must let it go. */
+  onFenced: ((shard: number) => void) | undefined;
 
   /** Whether a routed call with this id was accepted (by this host or a previous owner of its shard). */
   accepted(callId: string): boolean {
@@ -262,12 +265,18 @@ export class JetStreamStore implements SessionStore {
       shard.done = RESOLVED.then(() => {
         const writes = shard.pending;
         shard.pending = [];
-        const written = shard.log.append(this.#packr.pack(writes).slice()).then(() => {
-          // A call counts as accepted once its event is in the log — not when it was applied here:
-          // a write refused (fenced) or lost must not make a retry of its call look done.
-          const at = performance.now();
-          for (const write of writes) if (write[0] === 'append' && write[4] !== undefined) this.#calls.set(write[4], { shard: index, at });
-        });
+        const written = shard.log.append(this.#packr.pack(writes).slice()).then(
+          () => {
+            // A call counts as accepted once its event is in the log — not when it was applied here:
+            // a write refused (fenced) or lost must not make a retry of its call look done.
+            const at = performance.now();
+            for (const write of writes) if (write[0] === 'append' && write[4] !== undefined) this.#calls.set(write[4], { shard: index, at });
+          },
+          (error: unknown) => {
+            if (error instanceof FencedError && this.#shards.get(index) === shard) this.onFenced?.(index);
+            throw error;
+          },
+        );
         // Now, before any later write is queued: the state here is exactly the log up to `writes`.
         // Not on a cluster: nats-server 2.9.10 can replay a subject's purge as a whole stream's
         // after a node restarts (measured: every message lost), so replicated logs are not purged.
