@@ -98,7 +98,13 @@ export class FleetRouter {
       if (owns(shard)) {
         const done = this.#acceptedBefore(op, id, args, callId);
         if (done) return 'ok' in done ? done.ok : Promise.reject(revive(done.error));
-        return this.#runLocal(op, id, args, callId);
+        try {
+          return await this.#runLocal(op, id, args, callId);
+        } catch (error) {
+          // Lost again under the call: nothing written, asked where it is next; its fate unknown, said so.
+          if (!(error instanceof FencedError)) throw error;
+          if (!error.unwritten) throw new errors.ShardUnavailableError(id, shard, Math.round(performance.now() - started), true);
+        }
       }
       let answer: Answer | undefined;
       try {
