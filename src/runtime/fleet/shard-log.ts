@@ -77,11 +77,6 @@ export class ShardLog {
     return this.#fenced;
   }
 
-  /** The last sequence this owner wrote (or replayed before `open`). */
-  get last(): number {
-    return this.#last;
-  }
-
   /** Appends after this owner's previous write; resolves with its sequence once JetStream has it. */
   append(data: Uint8Array): Promise<number> {
     const write = this.#tail.then(async () => {
@@ -124,13 +119,12 @@ export class ShardLog {
     }
   }
 
-  /** Every message of the subject from `fromSeq` on, in order (a takeover's replay), and the last sequence read (0: none). */
+  /** Every message of the subject, in order (a takeover's replay), and the last sequence read (0: none). */
   static async read(options: {
     js: JetStreamClient;
     jsm: JetStreamManager;
     stream: string;
     subject: string;
-    fromSeq?: number;
     /** The whole replay's bound; default 30 s. */
     timeoutMs?: number;
   }): Promise<{ entries: LogEntry[]; last: number }> {
@@ -140,7 +134,6 @@ export class ShardLog {
     const consumer = await options.js.consumers.get(options.stream, {
       // A string, not an array: nats-server 2.9 knows only the single `filter_subject`.
       filter_subjects: options.subject,
-      ...(options.fromSeq ? { opt_start_seq: options.fromSeq } : {}),
     });
     const messages = await consumer.consume();
     // Bounded: a stream that cannot deliver (no leader, a node behind) fails the takeover, which is tried again.

@@ -18,6 +18,7 @@ import {
   UnknownSessionError,
 } from '../../errors.js';
 import { shardOf } from '../fleet/placement.js';
+import { FencedError } from '../fleet/shard-log.js';
 import { PlainCopier, describe } from '../../protocol/plain-data.js';
 import { createPackr } from '../../protocol/wire.js';
 import type { RuntimeCore } from '../core.js';
@@ -169,7 +170,7 @@ export class Intake {
   #elsewhere(id: string, copy: SessionEvent, error: unknown, routed: boolean): Promise<void> {
     if (error instanceof ActorhostError) return Promise.reject(error);
     const { route, options } = this.#core;
-    const fenced = (error as { name?: unknown; unwritten?: unknown } | undefined)?.name === 'FencedError' && (error as { unwritten: boolean }).unwritten;
+    const fenced = error instanceof FencedError && error.unwritten;
     // Routed here: the router answers "moved", and the caller retries with the call's own id (a
     // retry from here, under another id, could be accepted beside the caller's).
     if (fenced && routed) return Promise.reject(error);

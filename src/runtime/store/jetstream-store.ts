@@ -134,11 +134,6 @@ export class JetStreamStore implements SessionStore {
     return this.#calls.has(callId);
   }
 
-  /** Messages in shard `shard`'s log since its last checkpoint (what a takeover would replay past it). */
-  sinceCheckpoint(shard: number): number | undefined {
-    return this.#shards.get(shard)?.sinceCheckpoint;
-  }
-
   /** Whether this host holds shard `shard` (acquired, not released, its log not fenced by another owner's write). */
   holds(shard: number): boolean {
     const held = this.#shards.get(shard);
@@ -277,30 +272,37 @@ export class JetStreamStore implements SessionStore {
             throw error;
           },
         );
-        // Now, before any later write is queued: the state here is exactly the log up to `writes`.
-        // Not on a cluster: nats-server 2.9.10 can replay a subject's purge as a whole stream's
-        // after a node restarts (measured: every message lost), so replicated logs are not purged.
-        const every = this.#options.checkpointEvery ?? 1_000;
-        if (++shard.sinceCheckpoint >= every && !shard.checkpointing && (this.#options.replicas ?? 1) === 1) this.#checkpoint(index, shard);
+        if (++shard.sinceCheckpoint >= (this.#options.checkpointEvery ?? 1_000) && !shard.checkpointing) {
+          shard.sinceCheckpoint = 0;
+          const calls = this.#recentCalls(index);
+          // Now, before any later write is queued: the state here is exactly the log up to `writes`.
+          // Not on a cluster: nats-server 2.9.10 can replay a subject's purge as a whole stream's
+          // after a node restarts (measured: every message lost), so replicated logs are not purged.
+          if ((this.#options.replicas ?? 1) === 1) this.#checkpoint(index, shard, calls);
+        }
         return written;
       });
     }
     return shard.done!;
   }
 
+  /** Forgets routed call ids older than their retries can be; returns shard `index`'s. (Else they would pile up.) */
+  #recentCalls(index: number): string[] {
+    const horizon = performance.now() - CALL_MEMORY_MS;
+    const calls: string[] = [];
+    for (const [callId, { shard, at }] of this.#calls) {
+      if (at < horizon) this.#calls.delete(callId);
+      else if (shard === index) calls.push(callId);
+    }
+    return calls;
+  }
+
   /**
    * Writes shard `index`'s whole state after its last write (shard-state.ts), then purges what came
    * before: a takeover replays the checkpoint and what follows, not the shard's whole history.
    */
-  #checkpoint(index: number, shard: Shard): void {
+  #checkpoint(index: number, shard: Shard, calls: string[]): void {
     shard.checkpointing = true;
-    shard.sinceCheckpoint = 0;
-    const horizon = performance.now() - CALL_MEMORY_MS;
-    const calls: string[] = [];
-    for (const [callId, { shard: of, at }] of this.#calls) {
-      if (at < horizon) this.#calls.delete(callId);
-      else if (of === index) calls.push(callId);
-    }
     const ids = this.#state.list().filter(({ id }) => shardOf(id, this.#options.shards) === index).map(({ id }) => id);
     const parts = checkpointMessages(this.#state, ids, calls, this.#packr, CHECKPOINT_PART_BYTES);
     const written = parts.map((part) => shard.log.append(part));
