@@ -68,7 +68,9 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
         owned.delete(shard);
         router.unserve(shard);
       };
-      return { router, own, disown, counts, runs };
+      // The server has this host's subscriptions and unsubscriptions (a request after it sees them).
+      const flushed = () => nc.flush();
+      return { router, own, disown, flushed, counts, runs };
     };
     return { a: await make('host-a'), b: await make('host-b') };
   }
@@ -103,6 +105,7 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
     setTimeout(() => b.own(shard), 300);
     expect(await a.router.call('inc', id, [])).toEqual({ host: 'host-b', count: 1 });
     b.disown(shard);
+    await b.flushed();
     const started = performance.now();
     const error = await a.router.call('inc', 'session-1', []).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ShardUnavailableError);
@@ -117,6 +120,7 @@ describe('the fleet router on a real nats-server (2.9.10)', () => {
   it('a call its owner took and did not answer within the bound: ShardUnavailableError says it may have been done', async () => {
     const { a, b } = await hosts({ requestTimeoutMs: 200, maxWaitMs: 600, delayMs: 1_500 });
     b.own(shard);
+    await b.flushed();
     const error = await a.router.call('inc', id, []).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ShardUnavailableError);
     expect(error).toMatchObject({ mayBeDone: true });
