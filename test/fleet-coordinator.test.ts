@@ -117,4 +117,18 @@ describe('shard coordinators on a real nats-server (2.9.10)', () => {
     expect(after[1]!.epoch).toBeGreaterThan(after[0]!.epoch);
     await e.coordinator.stop();
   });
+
+  it('stop does not wait forever for a round stuck on a NATS call that never answers', { timeout: 20_000 }, async () => {
+    const never = () => new Promise<never>(() => {});
+    const stuck = { create: never, update: never, delete: never, keys: never };
+    const errors: unknown[] = [];
+    const coordinator = new ShardCoordinator({
+      ...{ leases: stuck, members: stuck, host: 'stuck', shards: 2, leaseTtlMs: 1_000, clock },
+      ...{ onAcquired: async () => {}, onRelease: async () => {}, onLost: () => {}, onError: (error: unknown) => errors.push(error) },
+    });
+    void coordinator.start();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the round is under way, waiting on `create`
+    await coordinator.stop();
+    expect(String(errors[0])).toMatch(/the last shard round took more than 1000 ms/);
+  });
 });

@@ -11,3 +11,12 @@ export interface Clock {
  * waits 2 s between attempts).
  */
 export const RECONNECT = { maxReconnectAttempts: -1, reconnectTimeWait: 250 } as const;
+
+/** `promise`, or a rejection naming `what` after `ms` (a NATS call whose answer never comes must not hold a round, or a shutdown, forever). */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`fleet: ${what} took more than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

@@ -13,7 +13,7 @@
  *   sessions, kill their subprocesses, write nothing more).
  * - `stop` releases every shard gracefully and leaves the members bucket.
  */
-import type { Clock } from './fleet-types.js';
+import { within, type Clock } from './fleet-types.js';
 import { fairShare, shardOf } from './placement.js';
 import { ShardLease, type LeaseKv, type LostReason } from './shard-lease.js';
 
@@ -92,7 +92,8 @@ export class ShardCoordinator {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#options.clock.clearTimeout(this.#timer);
-    await this.#round;
+    // A round stuck on a NATS call is not waited for past a lease (it takes nothing more: stopped).
+    await within(this.#round, this.#options.leaseTtlMs, 'the last shard round').catch((error: unknown) => this.#options.onError?.(error));
     for (const shard of [...this.#held.keys()].sort((a, b) => b - a)) await this.#release(shard);
     await this.#membership.release();
   }
@@ -114,8 +115,7 @@ export class ShardCoordinator {
   async #rebalance(): Promise<void> {
     if (this.#stopped) return;
     if (!this.#membership.valid()) await this.#membership.acquire();
-    let members = 0;
-    for await (const key of await this.#options.members.keys()) if (key.startsWith('member.')) members++;
+    const members = await within(this.#countMembers(), this.#options.leaseTtlMs, 'counting the members');
     const share = fairShare(this.#options.shards, Math.max(1, members));
     const owned = this.owned();
     for (const shard of [...this.#held.keys()]) if (!owned.includes(shard)) this.#held.delete(shard);
@@ -126,6 +126,12 @@ export class ShardCoordinator {
       const shard = (start + step) % shards;
       if (!this.#held.has(shard)) await this.#take(shard);
     }
+  }
+
+  async #countMembers(): Promise<number> {
+    let members = 0;
+    for await (const key of await this.#options.members.keys()) if (key.startsWith('member.')) members++;
+    return members;
   }
 
   async #take(shard: number): Promise<void> {
