@@ -54,7 +54,10 @@ describe('metrics', () => {
       expect(passivations.find((p) => p.attributes.reason === 'capacity')!.value).toBe(1);
       const turns = await points(reader, 'actorhost.turn.duration');
       expect((turns[0]!.value as Histogram).count).toBe(1);
-      expect((turns[0]!.value as Histogram).sum).toBeGreaterThanOrEqual(40);
+      // A 50 ms turn, timed on the host from the notes of its start and end (each arrives with a
+      // batch, so a late start note shortens it: 38 ms once on a loaded machine), in ms.
+      expect((turns[0]!.value as Histogram).sum).toBeGreaterThanOrEqual(20);
+      expect((turns[0]!.value as Histogram).sum).toBeLessThan(5_000);
       const heaps = await points(reader, 'actorhost.worker.heap');
       expect(heaps[0]!.value).toBeGreaterThan(1_000_000);
     } finally {
